@@ -1,0 +1,148 @@
+/* The shapes the broker's files share: the process-wide broker, its workers, their
+ * connections and sessions, and the messages that cross between threads.
+ *
+ * Ownership (DESIGN.md "Threads and ownership"): struct smq_broker is written by main
+ * before the threads start and read-only afterwards, except the fields under "shared".
+ * A worker and everything reachable from it (connections, sessions, timers, buffers) is
+ * touched only by that worker's thread. The only way in from another thread is
+ * smq_worker_post(). */
+#ifndef SMQ_BROKER_BROKER_H
+#define SMQ_BROKER_BROKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/msg.h"
+#include "core/rcu.h"
+#include "core/session.h"
+#include "core/topic_index.h"
+#include "proto/packet.h"
+
+#include <urcu/wfcqueue.h>
+
+struct smq_worker;
+struct smq_conn;
+struct smq_listener;
+
+/* Settings the broker runs with; filled by main from the configuration. */
+struct smq_settings {
+    uint16_t workers;
+    bool allow_anonymous;
+    bool allow_zero_length_clientid;
+    char auto_id_prefix[64];
+    uint16_t max_inflight_messages;
+    uint32_t max_queued_messages;
+    uint64_t max_queued_bytes;
+    uint32_t max_packet_size;
+    uint16_t max_keepalive;
+    uint32_t persistent_client_expiration; /* seconds, 0 = never */
+    bool retain_available;
+    bool upgrade_outgoing_qos;
+    bool queue_qos0_messages;
+    uint32_t connect_timeout;              /* seconds */
+    uint16_t max_topic_levels;
+    uint32_t max_topic_length;
+    uint32_t max_subscriptions_per_session; /* 0 = no limit */
+    uint16_t max_awaiting_rel;
+    uint16_t max_user_properties;
+    uint64_t max_retained_messages;        /* 0 = no limit */
+    uint32_t max_clientid_length;
+    uint32_t max_write_queue_bytes;        /* stop pulling from a session above this */
+    bool send_will_on_shutdown;
+    uint32_t drain_timeout;                /* seconds */
+};
+
+struct smq_broker {
+    struct smq_settings settings;
+    struct smq_worker *workers; /* owned: array of settings.workers */
+    uint16_t n_workers;
+    struct smq_index *index;         /* shared, RCU */
+    struct smq_retained *retained;   /* shared, RCU */
+    struct smq_registry *registry;   /* shared, RCU */
+    /* --- shared: atomics only --- */
+    atomic_uint_fast64_t next_session_id; /* relaxed: only uniqueness matters */
+    atomic_uint_fast64_t next_auto_id;    /* relaxed: only uniqueness matters */
+    atomic_uint next_worker;              /* relaxed: round robin for new connections */
+};
+
+/* Counters a worker keeps; summed across workers for metrics. Written by the owning worker
+ * with relaxed atomics so another thread may read them at any time (relaxed loads). */
+struct smq_worker_stats {
+    atomic_uint_fast64_t connections;       /* gauge */
+    atomic_uint_fast64_t sessions;          /* gauge */
+    atomic_uint_fast64_t msgs_received;
+    atomic_uint_fast64_t msgs_sent;
+    atomic_uint_fast64_t msgs_dropped;
+    atomic_uint_fast64_t protocol_errors;
+    atomic_uint_fast64_t bytes_received;
+    atomic_uint_fast64_t bytes_sent;
+};
+
+static inline void smq_stat_add(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* What one inbox entry carries. */
+enum smq_inbox_kind {
+    SMQ_INBOX_CONN = 1, /* an accepted socket, or a connection handed over with its bytes */
+    SMQ_INBOX_DELIVER,  /* one message for some of this worker's sessions */
+    SMQ_INBOX_STOP,     /* close everything and leave the loop */
+};
+
+struct smq_inbox_item {
+    struct cds_wfcq_node node;
+    uint8_t kind;
+};
+
+/* An accepted socket, or one handed from the worker that read its CONNECT to the worker
+ * that owns the session; `bytes` are what was read and not yet handled. */
+struct smq_inbox_conn {
+    struct smq_inbox_item item;
+    int fd;                 /* owned until the receiver opens it */
+    struct smq_listener *listener; /* borrowed: counts the connection against its limit */
+    uint8_t hops;           /* handovers so far: bounded so a race cannot loop */
+    uint32_t len;
+    uint8_t bytes[];
+};
+
+/* A delivery plan for one shard: the message and the sessions that want it. */
+struct smq_inbox_deliver {
+    struct smq_inbox_item item;
+    struct smq_msg *msg;    /* owned: one reference */
+    uint32_t n_targets;
+    struct smq_sub_target targets[];
+};
+
+/* One client's session, owned by one worker for its whole life. */
+struct smq_session {
+    uint64_t id;
+    struct smq_conn *conn;      /* borrowed: NULL while offline */
+    char *client_id;            /* owned, NUL-terminated */
+    uint16_t client_id_len;
+    uint8_t version;
+    bool clean;                 /* clean session / clean start: ends with its connection */
+    int64_t expires_at_ms;      /* offline persistent session: when it ends, 0 = never */
+    struct smq_session_state st;
+    struct smq_subscription *subs; /* owned array */
+    uint32_t n_subs, subs_cap;
+    struct cds_lfht_node by_id;    /* in the worker's session table */
+    struct smq_session *next_offline, *prev_offline; /* the worker's offline list */
+};
+
+struct smq_subscription {
+    char *filter;               /* owned, NUL-terminated */
+    uint16_t len;
+    uint8_t qos;
+    uint8_t flags;
+    uint32_t subscription_id;
+};
+
+/* Argument for building a will or a publish from a connection. */
+struct smq_will {
+    struct smq_msg *msg;        /* owned */
+};
+
+#endif

@@ -1,0 +1,111 @@
+/* A client connection: socket I/O, framing, write coalescing and its place in the
+ * keep-alive wheel. What the packets mean is handled by the protocol files (connect.c,
+ * publish.c, subscribe.c); this file only moves bytes.
+ *
+ * Reads land in the worker's shared 64 KiB buffer and complete packets are handled right
+ * there; only an incomplete packet's bytes are copied into a buffer of the connection's own,
+ * grown as bytes arrive up to the size the fixed header declared (already checked against
+ * max_packet_size), and freed once the packet completes. So an idle connection holds no read
+ * buffer. Output of one loop iteration is gathered into one batch (small packets in an
+ * arena, payloads referenced from their shared message) and leaves in one uv_write. */
+#ifndef SMQ_BROKER_CONN_H
+#define SMQ_BROKER_CONN_H
+
+#include "broker/broker.h"
+#include "proto/framer.h"
+
+enum smq_conn_state {
+    SMQ_CONN_AWAIT_CONNECT = 0,
+    SMQ_CONN_ACTIVE,
+    SMQ_CONN_CLOSING,
+};
+
+/* Why a connection ends; decides the will, the log line and the v5 DISCONNECT. */
+enum smq_close_reason {
+    SMQ_CLOSE_CLIENT_DISCONNECT = 1, /* DISCONNECT received: no will */
+    SMQ_CLOSE_PEER_CLOSED,           /* EOF without DISCONNECT */
+    SMQ_CLOSE_SOCKET_ERROR,
+    SMQ_CLOSE_PROTOCOL_ERROR,
+    SMQ_CLOSE_KEEPALIVE,
+    SMQ_CLOSE_CONNECT_TIMEOUT,
+    SMQ_CLOSE_TAKEN_OVER,
+    SMQ_CLOSE_REFUSED,               /* CONNACK with an error code sent */
+    SMQ_CLOSE_SHUTDOWN,
+    SMQ_CLOSE_HANDED_OVER,           /* moved to the session's worker: not an end */
+};
+
+struct smq_wbatch;
+
+struct smq_conn {
+    uv_tcp_t tcp;
+    struct smq_worker *w;             /* borrowed: owner */
+    struct smq_session *session;      /* borrowed: owned by the worker */
+    struct smq_msg *will;             /* owned: published on an abnormal end */
+    uint8_t will_qos;
+    uint8_t state;                    /* enum smq_conn_state */
+    uint8_t version;                  /* protocol level once CONNECT is read */
+    uint8_t hops;                     /* handovers before this worker */
+    bool dirty;
+    bool in_wheel;
+    bool handed_over;
+    bool reading_paused;
+    uint16_t keep_alive;              /* seconds, as agreed */
+    uint64_t deadline_s;              /* keep-alive / CONNECT deadline on the loop clock */
+    struct smq_conn *wheel_next, *wheel_prev;
+    struct smq_conn *dirty_next;
+    struct smq_conn *next, *prev;     /* the worker's list of connections */
+    /* An incomplete packet: its bytes so far (owned) and the size it will have. */
+    uint8_t *partial;
+    uint32_t partial_len, partial_cap, partial_need;
+    struct smq_wbatch *out;           /* owned: output not yet handed to uv_write */
+    struct smq_listener *listener;    /* borrowed: outlives every connection */
+    char addr[48];                    /* peer address for logs */
+};
+
+/* Adopts the socket of in as a new connection of w and processes the bytes already read
+ * from it (a handover). Worker thread. Returns 0 or a negative error (the socket is closed
+ * then). */
+int smq_conn_open(struct smq_worker *w, const struct smq_inbox_conn *in);
+
+/* Appends len bytes of one or more encoded packets to c's output. Worker thread. */
+void smq_conn_write(struct smq_conn *c, const void *bytes, size_t len);
+
+/* Returns room for exactly len bytes at the end of c's output, to encode into. */
+uint8_t *smq_conn_reserve(struct smq_conn *c, size_t len);
+
+/* Appends msg's payload to c's output without copying it (takes a reference). */
+void smq_conn_write_payload(struct smq_conn *c, struct smq_msg *msg);
+
+/* Encodes pkt for c's protocol version and appends it. */
+void smq_conn_send(struct smq_conn *c, const struct smq_packet *pkt);
+
+/* Hands c's pending output to libuv. Called once per loop iteration for dirty connections. */
+void smq_conn_flush(struct smq_conn *c);
+
+/* Returns bytes queued in libuv for c and not yet written, plus c's unflushed batch. */
+size_t smq_conn_backlog(const struct smq_conn *c);
+
+/* Ends the connection: publishes the will when why calls for it, detaches the session,
+ * flushes what was queued (a CONNACK or DISCONNECT goes out first) and closes the socket.
+ * Safe to call more than once. Worker thread. */
+void smq_conn_close(struct smq_conn *c, enum smq_close_reason why);
+
+/* Closes the socket of a closing connection now, dropping unsent output. */
+void smq_conn_abort(struct smq_conn *c);
+
+/* Closes c for a protocol violation: v5 DISCONNECT with reason (never before CONNACK),
+ * one log line naming client and reason, one metric. */
+void smq_conn_fail(struct smq_conn *c, uint8_t reason, const char *what);
+
+/* Moves c's socket and the unhandled bytes to the worker that owns the session of its
+ * client identifier. Worker thread. */
+void smq_conn_hand_over(struct smq_conn *c, struct smq_worker *to, const uint8_t *bytes,
+                        uint32_t len);
+
+/* Returns the client id of c's session for logs, or "-" before CONNECT was accepted. */
+const char *smq_conn_client_id(const struct smq_conn *c);
+
+/* Refreshes c's keep-alive deadline after a complete packet. */
+void smq_conn_touch(struct smq_conn *c);
+
+#endif

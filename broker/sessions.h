@@ -1,0 +1,32 @@
+/* Session lifecycle on a worker: creation, takeover, the offline list and expiry, and the
+ * session's own list of subscriptions (kept so a session's end can remove them from the
+ * shared index). Worker thread only. */
+#ifndef SMQ_BROKER_SESSIONS_H
+#define SMQ_BROKER_SESSIONS_H
+
+#include "broker/broker.h"
+
+struct smq_worker;
+
+/* Creates a session of w for client_id with a fresh id and adds it to w's table. */
+struct smq_session *smq_session_create(struct smq_worker *w, const char *client_id,
+                                       size_t client_id_len);
+
+/* Removes every subscription and queued message of s, keeping its id and registry entry
+ * (a clean start over an existing session). */
+void smq_session_reset(struct smq_worker *w, struct smq_session *s);
+
+/* Takes s off the offline list (it has a connection again). */
+void smq_session_set_online(struct smq_worker *w, struct smq_session *s);
+
+/* Records a subscription in s's own list; returns true when it replaced one. */
+bool smq_session_add_sub(struct smq_session *s, struct smq_span filter, uint8_t qos,
+                         uint8_t flags, uint32_t subscription_id);
+
+/* Removes filter from s's own list; returns false when s had no such subscription. */
+bool smq_session_remove_sub(struct smq_session *s, struct smq_span filter);
+
+/* Returns the session limits from the broker's settings. */
+struct smq_session_limits smq_session_limits_of(const struct smq_settings *set);
+
+#endif

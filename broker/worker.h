@@ -1,0 +1,86 @@
+/* A worker: one thread, one libuv loop, one shard of connections and sessions.
+ *
+ * Other threads reach a worker only through smq_worker_post(): a wait-free MPSC queue
+ * (liburcu wfcqueue) and a uv_async_t that is signalled only when the queue turns from empty
+ * to non-empty; the worker drains the whole queue per wake-up. The worker reports an RCU
+ * quiescent state every loop iteration by going offline before it polls (uv_prepare_t) and
+ * online again at the first callback that may read a shared structure (smq_worker_enter),
+ * so an idle worker never delays a grace period. Keep-alive and CONNECT timeouts live in a
+ * per-worker timer wheel with one-second slots, not in a timer per connection. */
+#ifndef SMQ_BROKER_WORKER_H
+#define SMQ_BROKER_WORKER_H
+
+#include "broker/broker.h"
+
+#define SMQ_WHEEL_SLOTS 64u
+#define SMQ_READ_CHUNK (64u * 1024u)
+
+struct smq_worker {
+    uint16_t id;
+    struct smq_broker *broker;      /* borrowed: outlives the worker */
+    uv_thread_t thread;
+
+    /* --- shared: the inbox; any thread enqueues, only this worker dequeues --- */
+    struct cds_wfcq_head inbox_head;
+    struct cds_wfcq_tail inbox_tail;
+    uv_async_t wake;                /* uv_async_send is the one libuv call safe from others */
+    struct smq_worker_stats stats;  /* relaxed atomics: written here, read anywhere */
+
+    /* --- owned by this worker's thread --- */
+    uv_loop_t loop;
+    uv_prepare_t before_poll;
+    uv_timer_t tick;
+    bool rcu_online;
+    bool stopping;
+    int64_t stop_deadline_ms;       /* while stopping: when to cut remaining sockets */
+    int64_t now_ms;                 /* loop time, refreshed per callback */
+    struct cds_lfht *sessions;      /* session id -> struct smq_session */
+    struct smq_session *offline;    /* persistent sessions without a connection */
+    struct smq_conn *conns;         /* every connection, for shutdown */
+    struct smq_conn *dirty;         /* connections with output to flush before polling */
+    struct smq_conn *wheel[SMQ_WHEEL_SLOTS];
+    uint64_t wheel_second;          /* the last slot processed */
+    uint8_t *read_buf;              /* owned: SMQ_READ_CHUNK bytes shared by all reads */
+    bool read_buf_lent;
+    struct smq_sub_target *scratch; /* owned: routing targets of one publish */
+    uint32_t scratch_len, scratch_cap;
+    uint32_t n_conns;
+};
+
+/* Prepares w (caller's storage) as worker number id of broker. Main thread. */
+int smq_worker_init(struct smq_worker *w, struct smq_broker *broker, uint16_t id);
+
+/* Starts the worker's thread. Main thread. */
+int smq_worker_start(struct smq_worker *w);
+
+/* Waits for the worker's thread to end and releases the worker. Main thread. */
+void smq_worker_join(struct smq_worker *w);
+
+/* Hands item to w; ownership moves to w. Any thread. */
+void smq_worker_post(struct smq_worker *w, struct smq_inbox_item *item);
+
+/* Makes the calling worker an online RCU reader and refreshes w->now_ms; the first thing
+ * every callback that may read shared structures does. Worker thread. */
+void smq_worker_enter(struct smq_worker *w);
+
+/* Finds one of w's sessions by id, or NULL. Worker thread. */
+struct smq_session *smq_worker_find_session(struct smq_worker *w, uint64_t session_id);
+
+/* Adds a session to / removes it from w's session table. Worker thread. */
+void smq_worker_add_session(struct smq_worker *w, struct smq_session *s);
+void smq_worker_remove_session(struct smq_worker *w, struct smq_session *s);
+
+/* Puts a connection in / takes it out of the keep-alive wheel; worker thread. */
+void smq_worker_wheel_insert(struct smq_worker *w, struct smq_conn *c);
+void smq_worker_wheel_remove(struct smq_worker *w, struct smq_conn *c);
+
+/* Marks c as having output to flush before the loop polls again. Worker thread. */
+void smq_worker_mark_dirty(struct smq_worker *w, struct smq_conn *c);
+
+/* Returns the loop's clock in whole seconds. */
+static inline uint64_t smq_worker_now_s(const struct smq_worker *w)
+{
+    return (uint64_t)(w->now_ms / 1000);
+}
+
+#endif

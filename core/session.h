@@ -1,0 +1,122 @@
+/* A session's message state: the QoS 0/1/2 state machines of both directions and the
+ * outbound queue, without I/O (sections 4.3 and 4.4 of the specs).
+ *
+ * Outbound, a delivery waits in the queue until the inflight window has room; then it gets
+ * a packet identifier and, for QoS 1/2, stays inflight until PUBACK, or PUBREC then PUBCOMP.
+ * Inbound, a QoS 2 packet identifier is remembered from PUBLISH until PUBREL so a
+ * retransmitted PUBLISH is not delivered twice. Every collection is bounded by
+ * struct smq_session_limits. Only the worker that owns the session calls these. */
+#ifndef SMQ_CORE_SESSION_H
+#define SMQ_CORE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/msg.h"
+
+struct smq_session_limits {
+    uint16_t max_inflight;        /* QoS 1/2 messages sent and not yet acknowledged */
+    uint32_t max_queued_messages; /* waiting behind the window (0 = none may wait) */
+    uint64_t max_queued_bytes;    /* smq_msg_cost() of those (0 = no byte limit) */
+    uint16_t max_awaiting_rel;    /* inbound QoS 2 identifiers awaiting PUBREL */
+    bool queue_qos0_offline;      /* keep QoS 0 messages for a disconnected session */
+};
+
+/* One message on its way to this session's client. */
+struct smq_delivery {
+    struct smq_msg *msg;      /* owned: one reference */
+    uint32_t subscription_id; /* v5, 0 when none */
+    uint8_t qos;              /* the QoS it is sent with: min(message, granted) */
+    bool retain;              /* the RETAIN flag to send */
+};
+
+enum smq_outbound_state {
+    SMQ_OUT_WAIT_PUBACK = 1,  /* QoS 1 sent */
+    SMQ_OUT_WAIT_PUBREC,      /* QoS 2 sent */
+    SMQ_OUT_WAIT_PUBCOMP,     /* QoS 2, PUBREL sent */
+};
+
+struct smq_inflight {
+    struct smq_delivery d;
+    uint16_t packet_id;
+    uint8_t state;            /* enum smq_outbound_state, 0 once acknowledged */
+};
+
+/* What the connection layer sends next (smq_session_next). */
+struct smq_send {
+    enum { SMQ_SEND_PUBLISH = 1, SMQ_SEND_PUBREL } kind;
+    const struct smq_delivery *d; /* borrowed: valid until the next call on the session */
+    uint16_t packet_id;           /* 0 for QoS 0 */
+    bool dup;
+};
+
+struct smq_session_state {
+    /* Outbound queue: a ring of deliveries, grown by doubling, freed when empty. */
+    struct smq_delivery *queue;   /* owned */
+    uint32_t queue_cap, queue_head, queue_len;
+    uint64_t queued_bytes;
+    /* Inflight: a ring in send order, capacity max_inflight. */
+    struct smq_inflight *inflight; /* owned */
+    uint16_t inflight_cap, inflight_head, inflight_len;
+    uint16_t resend_pos;          /* entries before it were (re)sent on this connection */
+    uint16_t next_packet_id;
+    /* Inbound QoS 2 identifiers awaiting PUBREL. */
+    uint16_t *awaiting_rel;       /* owned */
+    uint16_t awaiting_rel_len, awaiting_rel_cap;
+    struct smq_delivery last_qos0; /* the QoS 0 delivery handed out by smq_session_next */
+    bool online;
+    struct smq_session_limits limits;
+    /* Counters for metrics; the owner reads them. */
+    uint64_t dropped_qos0, dropped_full, dropped_expired;
+};
+
+enum smq_enqueue_result {
+    SMQ_ENQ_QUEUED = 0,
+    SMQ_ENQ_DROPPED_QOS0,    /* queue full or offline: QoS 0 dropped and counted */
+    SMQ_ENQ_DROPPED_FULL,    /* queue full: QoS 1/2 dropped and counted */
+};
+
+/* Starts an empty state (caller's storage). */
+void smq_session_state_init(struct smq_session_state *st, const struct smq_session_limits *lim);
+
+/* Releases every queued and inflight message. */
+void smq_session_state_dispose(struct smq_session_state *st);
+
+/* Queues a delivery; takes ownership of d->msg's reference whatever the result. */
+enum smq_enqueue_result smq_session_enqueue(struct smq_session_state *st,
+                                            const struct smq_delivery *d);
+
+/* Returns the next packet to send while the window allows: first retransmissions after
+ * smq_session_resume() (PUBLISH with DUP, or PUBREL), then queued messages. Expired
+ * messages are dropped on the way. Returns false when nothing may be sent now. */
+bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_send *out);
+
+/* Marks the connection up or down. Going up makes every inflight message due again
+ * [MQTT-4.4.0-1]: resent with DUP (PUBLISH) or as PUBREL, in the original order. */
+void smq_session_resume(struct smq_session_state *st);
+void smq_session_suspend(struct smq_session_state *st);
+
+/* Acknowledgements from the client. Each returns 0, or SMQ_ENOENT for an identifier that is
+ * not in the matching state (the caller answers 0x92 where the spec says so, or ignores). */
+int smq_session_on_puback(struct smq_session_state *st, uint16_t packet_id);
+int smq_session_on_pubrec(struct smq_session_state *st, uint16_t packet_id);
+int smq_session_on_pubcomp(struct smq_session_state *st, uint16_t packet_id);
+
+/* Inbound QoS 2 PUBLISH with packet_id: returns 1 when new (deliver it, send PUBREC), 0 when
+ * a retransmission of one not yet released (send PUBREC only), SMQ_ELIMIT when
+ * max_awaiting_rel identifiers already wait. */
+int smq_session_on_qos2_publish(struct smq_session_state *st, uint16_t packet_id);
+
+/* Inbound PUBREL: returns 0 when packet_id was awaiting release, SMQ_ENOENT otherwise
+ * (PUBCOMP is sent in both cases; v5 with 0x92 for the latter). */
+int smq_session_on_pubrel(struct smq_session_state *st, uint16_t packet_id);
+
+/* Drops QoS 0 deliveries from the queue (a persistent session going offline). */
+void smq_session_drop_qos0(struct smq_session_state *st);
+
+/* Frees the rings that are empty; the connection layer calls it when it goes idle so an
+ * idle session holds no queue memory. */
+void smq_session_trim(struct smq_session_state *st);
+
+#endif
