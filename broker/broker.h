@@ -52,6 +52,9 @@ struct smq_settings {
     uint32_t max_write_queue_bytes;        /* stop pulling from a session above this */
     bool send_will_on_shutdown;
     uint32_t drain_timeout;                /* seconds */
+    uint32_t max_sessions;                 /* connected or not, across workers */
+    uint64_t max_retained_bytes;
+    bool connection_messages;              /* log a line per connect and disconnect */
 };
 
 struct smq_broker {
@@ -84,6 +87,10 @@ static inline void smq_stat_add(atomic_uint_fast64_t *counter, uint64_t n)
 {
     atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
+
+/* Returns the sessions held by every worker (a sum of relaxed gauges: approximate while
+ * they change). Any thread. */
+uint64_t smq_broker_session_count(const struct smq_broker *b);
 
 /* What one inbox entry carries. */
 enum smq_inbox_kind {

@@ -366,7 +366,8 @@ void smq_conn_close(struct smq_conn *c, enum smq_close_reason why)
     bool was_active = c->state == SMQ_CONN_ACTIVE;
     c->state = SMQ_CONN_CLOSING;
     smq_worker_wheel_remove(c->w, c);
-    if (why != SMQ_CLOSE_HANDED_OVER && (was_active || why != SMQ_CLOSE_PEER_CLOSED))
+    if (why != SMQ_CLOSE_HANDED_OVER && (was_active || why != SMQ_CLOSE_PEER_CLOSED) &&
+        c->w->broker->settings.connection_messages)
         smq_log(SMQ_LOG_INFO, "disconnect client=%s addr=%s reason=\"%s\"", smq_conn_client_id(c),
                 c->addr, close_reason_name(why));
     if (c->session)

@@ -59,7 +59,7 @@ struct smq_conn {
     uint32_t partial_len, partial_cap, partial_need;
     struct smq_wbatch *out;           /* owned: output not yet handed to uv_write */
     struct smq_listener *listener;    /* borrowed: outlives every connection */
-    char addr[48];                    /* peer address for logs */
+    char addr[64];                    /* peer address for logs */
 };
 
 /* Adopts the socket of in as a new connection of w and processes the bytes already read

@@ -108,6 +108,10 @@ static struct smq_session *claim_session(struct smq_conn *c, const char *id, siz
                 return s;
             continue; /* ended between the registry and here: look again */
         }
+        if (smq_broker_session_count(w->broker) >= w->broker->settings.max_sessions) {
+            refuse(c, SMQ_RC_QUOTA_EXCEEDED, "max_sessions reached");
+            return NULL;
+        }
         struct smq_session *s = smq_session_create(w, id, id_len);
         if (smq_registry_claim(w->broker->registry, key, w->id, s->id, &e) == 0)
             return s;
@@ -119,7 +123,7 @@ static struct smq_session *claim_session(struct smq_conn *c, const char *id, siz
 
 static void log_connect(const struct smq_conn *c, const struct smq_connect *pkt)
 {
-    if (!smq_log_enabled(SMQ_LOG_INFO))
+    if (!smq_log_enabled(SMQ_LOG_INFO) || !c->w->broker->settings.connection_messages)
         return;
     char id[128];
     smq_log_escape(id, sizeof(id), c->session->client_id, c->session->client_id_len);

@@ -4,18 +4,41 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 /* Written once before threads start, read by all afterwards. */
 static unsigned log_mask = SMQ_LOG_ERROR | SMQ_LOG_WARNING | SMQ_LOG_NOTICE | SMQ_LOG_INFO;
 static int log_fd = 2;
+static bool log_syslog;
+static bool log_timestamps = true;
 static _Thread_local char thread_tag[16] = "main";
 
-void smq_log_configure(unsigned mask, int fd)
+void smq_log_configure(const struct smq_log_options *opts)
 {
-    log_mask = mask;
-    log_fd = fd;
+    log_mask = opts->mask;
+    log_fd = opts->fd;
+    log_timestamps = opts->timestamps;
+    log_syslog = opts->syslog;
+    if (log_syslog)
+        openlog("shardmq", LOG_PID | LOG_NDELAY, opts->facility);
+}
+
+static int syslog_priority(enum smq_log_level level)
+{
+    switch (level) {
+    case SMQ_LOG_ERROR:
+        return LOG_ERR;
+    case SMQ_LOG_WARNING:
+        return LOG_WARNING;
+    case SMQ_LOG_NOTICE:
+        return LOG_NOTICE;
+    case SMQ_LOG_INFO:
+        return LOG_INFO;
+    default:
+        return LOG_DEBUG;
+    }
 }
 
 bool smq_log_enabled(enum smq_log_level level)
@@ -44,22 +67,34 @@ static const char *level_name(enum smq_log_level level)
     }
 }
 
-static void write_line(enum smq_log_level level, const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void write_line(enum smq_log_level level,
+                                                           const char *prefix, const char *fmt,
+                                                           va_list ap)
 {
     char line[2048];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%s] %s",
+    int n = 0;
+    if (log_timestamps) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_name(level), thread_tag, prefix);
-    if (n < 0)
-        return;
+                     tm.tm_sec, ts.tv_nsec / 1000000);
+    }
+    int head = n;
+    n += snprintf(line + n, sizeof(line) - (size_t)n, "%s [%s] %s", level_name(level),
+                  thread_tag, prefix);
     if ((size_t)n < sizeof(line))
         n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     if ((size_t)n >= sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
+    if (log_syslog) {
+        line[n] = '\0';
+        syslog(syslog_priority(level), "%s", line + head);
+    }
+    if (log_fd < 0)
+        return;
     line[n++] = '\n';
     ssize_t unused = write(log_fd, line, (size_t)n);
     (void)unused; /* nowhere to report a failing log */

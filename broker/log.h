@@ -21,9 +21,16 @@ enum smq_log_level {
     SMQ_LOG_DEBUG = 0x10,
 };
 
-/* Sets which levels are written (a mask of SMQ_LOG_*) and where: fd 1 or 2, or a file
- * opened by the caller. Call before any thread starts. */
-void smq_log_configure(unsigned mask, int fd);
+struct smq_log_options {
+    unsigned mask;     /* levels written: SMQ_LOG_* */
+    int fd;            /* 1, 2, or a file opened by the caller; -1 for none */
+    bool syslog;       /* also to syslog(3), with facility */
+    int facility;
+    bool timestamps;   /* prefix lines with the UTC time */
+};
+
+/* Sets which levels are written and where. Call before any thread starts. */
+void smq_log_configure(const struct smq_log_options *opts);
 
 /* Returns true when level would be written (to skip building expensive arguments). */
 bool smq_log_enabled(enum smq_log_level level);

@@ -136,19 +136,28 @@ static unsigned log_mask_of(const struct smq_config *cfg, bool verbose)
 /* Sets up logging; returns the fd of a log file to close at exit, or -1. */
 static int configure_logging(const struct smq_config *cfg, bool verbose)
 {
-    int fd = 2, file_fd = -1;
+    struct smq_log_options opts = {
+        .mask = log_mask_of(cfg, verbose),
+        .fd = -1,
+        .syslog = (cfg->log_dests & SMQ_CONFIG_LOGDEST_SYSLOG) != 0,
+        .facility = cfg->log_facility,
+        .timestamps = cfg->log_timestamp,
+    };
+    int file_fd = -1;
     if (cfg->log_dests & SMQ_CONFIG_LOGDEST_FILE) {
         file_fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (file_fd < 0)
             fprintf(stderr, "shardmq: cannot open log file %s: %s; logging to stderr\n",
                     cfg->log_file, strerror(errno));
-        else
-            fd = file_fd;
+        opts.fd = file_fd >= 0 ? file_fd : 2;
     } else if (cfg->log_dests & SMQ_CONFIG_LOGDEST_STDOUT) {
-        fd = 1;
+        opts.fd = 1;
+    } else if (cfg->log_dests & SMQ_CONFIG_LOGDEST_STDERR) {
+        opts.fd = 2;
     }
-    unsigned mask = cfg->log_dests ? log_mask_of(cfg, verbose) : 0;
-    smq_log_configure(mask, fd);
+    if (verbose && opts.fd < 0)
+        opts.fd = 2;
+    smq_log_configure(&opts);
     return file_fd;
 }
 
@@ -191,6 +200,9 @@ static void settings_from_config(struct smq_settings *s, const struct smq_config
     s->max_write_queue_bytes = 1u << 20;
     s->send_will_on_shutdown = cfg->send_will_on_shutdown;
     s->drain_timeout = cfg->drain_timeout;
+    s->max_sessions = cfg->max_sessions;
+    s->max_retained_bytes = cfg->max_retained_bytes;
+    s->connection_messages = cfg->connection_messages;
 }
 
 struct main_loop {

@@ -26,6 +26,14 @@ static int match_session_id(struct cds_lfht_node *node, const void *key)
     return s->id == *(const uint64_t *)key;
 }
 
+uint64_t smq_broker_session_count(const struct smq_broker *b)
+{
+    uint64_t n = 0;
+    for (uint16_t i = 0; i < b->n_workers; i++)
+        n += atomic_load_explicit(&b->workers[i].stats.sessions, memory_order_relaxed);
+    return n;
+}
+
 void smq_worker_enter(struct smq_worker *w)
 {
     if (!w->rcu_online) {

@@ -40,7 +40,7 @@ enum smq_outbound_state {
 struct smq_inflight {
     struct smq_delivery d;
     uint16_t packet_id;
-    uint8_t state;            /* enum smq_outbound_state, 0 once acknowledged */
+    uint8_t state;            /* enum smq_outbound_state; acknowledged entries leave the ring */
 };
 
 /* What the connection layer sends next (smq_session_next). */

@@ -16,6 +16,8 @@ const char *smq_strerror(int err)
         return "limit exceeded";
     case SMQ_EINVAL:
         return "invalid argument";
+    case SMQ_ENOENT:
+        return "not found";
     default:
         break;
     }

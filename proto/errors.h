@@ -16,6 +16,8 @@
 #define SMQ_ELIMIT (-10003)
 /* A value the caller passed cannot be encoded (our bug, not the peer's). */
 #define SMQ_EINVAL (-10004)
+/* The thing looked up does not exist. */
+#define SMQ_ENOENT (-10005)
 
 /* Returns a static, human-readable name for one of the codes above or a negated errno. */
 const char *smq_strerror(int err);

@@ -173,8 +173,9 @@ static uint8_t decode_entries(struct smq_reader *r, int ctx, uint16_t max_user_p
         bool seen = (out->present & SMQ_PROP_BIT(id)) != 0;
         out->present |= SMQ_PROP_BIT(id);
         if (id == SMQ_PROP_USER_PROPERTY) {
-            if (++out->user_count > max_user_props)
+            if (out->user_count >= max_user_props)
                 return SMQ_RC_QUOTA_EXCEEDED;
+            out->user_count++;
             continue;
         }
         /* Only a PUBLISH (server to client) may carry several Subscription Identifiers. */
@@ -263,6 +264,8 @@ static bool is_field(uint32_t id)
 static bool next_multi(const struct smq_props *props, size_t *pos, uint32_t *id,
                        struct smq_span *entry)
 {
+    if (props->multi.len == 0 || *pos >= props->multi.len)
+        return false;
     struct smq_reader r = {props->multi.ptr + *pos, props->multi.ptr + props->multi.len};
     while (smq__left(&r) > 0) {
         const uint8_t *start = r.pos;

@@ -7,21 +7,23 @@
 
 #include <string.h>
 
+#include "proto/packet.h"
+
 static const char share_prefix[] = "$share/";
 #define SHARE_PREFIX_LEN (sizeof(share_prefix) - 1)
 
 bool smq_topic_name_is_valid(struct smq_span name)
 {
-    if (name.len == 0)
-        return false; /* [MQTT-4.7.3-1] */
+    if (name.len == 0 || name.len > SMQ_STRING_MAX)
+        return false; /* [MQTT-4.7.3-1] [MQTT-4.7.3-3] */
     return memchr(name.ptr, '+', name.len) == NULL && memchr(name.ptr, '#', name.len) == NULL;
 }
 
 /* Checks wildcard placement in a plain (non-shared) filter. */
 static bool plain_filter_is_valid(const uint8_t *p, size_t len)
 {
-    if (len == 0)
-        return false;
+    if (len == 0 || len > SMQ_STRING_MAX)
+        return false; /* [MQTT-4.7.3-1] [MQTT-4.7.3-3] */
     for (size_t i = 0; i < len; i++) {
         if (p[i] != '+' && p[i] != '#')
             continue;
@@ -54,6 +56,8 @@ bool smq_topic_share_split(struct smq_span filter, struct smq_span *group, struc
         return false; /* `$share//t`: [MQTT-4.8.2-1] at least one character */
     if (memchr(g, '+', group_len) != NULL || memchr(g, '#', group_len) != NULL)
         return false; /* [MQTT-4.8.2-2] no wildcard in the ShareName */
+    if (rest - group_len - 1 == 0)
+        return false; /* `$share/g/`: [MQTT-4.8.2-2] a Topic Filter follows */
     *group = (struct smq_span){g, group_len};
     *inner = (struct smq_span){slash + 1, rest - group_len - 1};
     return true;
@@ -66,11 +70,13 @@ bool smq_topic_filter_is_valid(struct smq_span filter)
     struct smq_span group, inner;
     if (!smq_topic_share_split(filter, &group, &inner))
         return false;
-    return plain_filter_is_valid(inner.ptr, inner.len); /* `$share/g/` has an empty filter */
+    return plain_filter_is_valid(inner.ptr, inner.len);
 }
 
 bool smq_topic_has_wildcard(struct smq_span filter)
 {
+    if (filter.len == 0)
+        return false;
     return memchr(filter.ptr, '+', filter.len) != NULL || memchr(filter.ptr, '#', filter.len) != NULL;
 }
 
