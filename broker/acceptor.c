@@ -34,6 +34,13 @@ static int bind_listener(struct smq_listener *l, const struct smq_config_listene
         return -errno;
     int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (lc->bind_interface &&
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, lc->bind_interface,
+                   (socklen_t)strlen(lc->bind_interface)) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, lc->socket_domain == SMQ_SOCKET_IPV6 ? &one : &zero,
                    sizeof(int));

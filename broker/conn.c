@@ -204,6 +204,14 @@ static void release_listener_slot(struct smq_listener *l)
         atomic_fetch_sub_explicit(&l->connections, 1, memory_order_relaxed);
 }
 
+/* The wheel second for a deadline ms from now. The wheel expires a connection at its first
+ * tick within that second, so the second is rounded up: rounding down closed connections
+ * up to a second before the CONNECT timeout or 1.5 x keep-alive had passed. */
+static uint64_t deadline_in(const struct smq_worker *w, uint64_t ms)
+{
+    return ((uint64_t)w->now_ms + ms + 999) / 1000;
+}
+
 int smq_conn_open(struct smq_worker *w, const struct smq_inbox_conn *in)
 {
     struct smq_conn *c = smq_calloc(1, sizeof(*c));
@@ -223,7 +231,7 @@ int smq_conn_open(struct smq_worker *w, const struct smq_inbox_conn *in)
     uv_tcp_nodelay(&c->tcp, 1);
     format_peer(c);
     link_conn(w, c);
-    c->deadline_s = smq_worker_now_s(w) + w->broker->settings.connect_timeout;
+    c->deadline_s = deadline_in(w, (uint64_t)w->broker->settings.connect_timeout * 1000);
     smq_worker_wheel_insert(w, c);
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc < 0) {
@@ -439,5 +447,5 @@ void smq_conn_touch(struct smq_conn *c)
     if (c->keep_alive == 0)
         return;
     /* [MQTT-3.1.2-24] one and a half times the keep-alive; the wheel looks lazily. */
-    c->deadline_s = smq_worker_now_s(c->w) + c->keep_alive + (c->keep_alive + 1) / 2;
+    c->deadline_s = deadline_in(c->w, (uint64_t)c->keep_alive * 1500);
 }

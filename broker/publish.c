@@ -74,10 +74,12 @@ void smq_handle_publish(struct smq_conn *c, const struct smq_publish *pkt)
         .props = c->version >= SMQ_V5 ? &pkt->props : NULL,
     };
     struct smq_msg *msg = smq_msg_new(&init);
+    static _Thread_local struct smq_log_ratelimit full_log;
     if (pkt->retain &&
         smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages) < 0)
-        smq_log(SMQ_LOG_WARNING, "retained store full: not storing topic of client=%s",
-                s->client_id);
+        smq_log_limited(&full_log, 10000, SMQ_LOG_WARNING,
+                        "retained store full: not storing a retained message of client=%s",
+                        s->client_id);
     smq_route(w, msg);
     smq_msg_unref(msg);
     if (pkt->qos == SMQ_QOS1)

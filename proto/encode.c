@@ -27,8 +27,10 @@ static void add_bin(struct sizer *sz, struct smq_span s)
 
 static void add_props(struct sizer *sz, uint8_t version, const struct smq_props *props)
 {
-    if (version >= SMQ_V5)
+    if (version >= SMQ_V5) {
+        sz->too_long |= !smq_props_fit(props);
         sz->n += smq_props_size(props);
+    }
 }
 
 static const char *protocol_name(uint8_t version)
@@ -119,6 +121,7 @@ static void body_size(struct sizer *sz, uint8_t version, const struct smq_packet
     case SMQ_PUBREC:
     case SMQ_PUBREL:
     case SMQ_PUBCOMP:
+        sz->too_long |= version >= SMQ_V5 && !smq_props_fit(&pkt->u.ack.props);
         add(sz, ack_size(version, &pkt->u.ack));
         break;
     case SMQ_SUBSCRIBE:
@@ -137,6 +140,7 @@ static void body_size(struct sizer *sz, uint8_t version, const struct smq_packet
         break;
     case SMQ_DISCONNECT:
     case SMQ_AUTH:
+        sz->too_long |= version >= SMQ_V5 && !smq_props_fit(&pkt->u.disconnect.props);
         add(sz, reason_packet_size(version, &pkt->u.disconnect));
         break;
     default: /* PINGREQ, PINGRESP */

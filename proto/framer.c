@@ -54,6 +54,28 @@ static uint8_t check_type_byte(uint8_t byte, const struct smq_decode_opts *opts)
     return 0;
 }
 
+/* The remaining length a fixed-size packet must have, or -1 when its size varies; judged
+ * here so a PINGREQ declaring a megabyte is refused before a byte of it is buffered. */
+static int64_t fixed_remaining(uint8_t type, uint8_t version)
+{
+    switch (type) {
+    case SMQ_PINGREQ:
+    case SMQ_PINGRESP:
+        return 0;
+    case SMQ_DISCONNECT:
+        return version < SMQ_V5 ? 0 : -1;
+    case SMQ_CONNACK:
+    case SMQ_PUBACK:
+    case SMQ_PUBREC:
+    case SMQ_PUBREL:
+    case SMQ_PUBCOMP:
+    case SMQ_UNSUBACK:
+        return version < SMQ_V5 ? 2 : -1;
+    default:
+        return -1;
+    }
+}
+
 ssize_t smq_decode_fixed_header(const uint8_t *src, size_t len, const struct smq_decode_opts *opts,
                                 struct smq_fixed_header *out, uint8_t *reason)
 {
@@ -69,6 +91,11 @@ ssize_t smq_decode_fixed_header(const uint8_t *src, size_t len, const struct smq
     if (n == 0)
         return 0;
     if (n < 0) {
+        *reason = SMQ_RC_MALFORMED;
+        return SMQ_EPROTO;
+    }
+    int64_t fixed = fixed_remaining(src[0] >> 4, opts->version ? opts->version : SMQ_V311);
+    if (fixed >= 0 && remaining != (uint64_t)fixed) {
         *reason = SMQ_RC_MALFORMED;
         return SMQ_EPROTO;
     }

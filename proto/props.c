@@ -185,8 +185,12 @@ static uint8_t decode_entries(struct smq_reader *r, int ctx, uint16_t max_user_p
         uint8_t bad = check_value(spec, num, s);
         if (bad)
             return bad;
-        if (id == SMQ_PROP_SUBSCRIPTION_ID && out->sub_id_count++ > 0)
-            continue; /* keep the first in the field; the rest are read from multi */
+        if (id == SMQ_PROP_SUBSCRIPTION_ID) {
+            if (out->sub_id_count < UINT16_MAX)
+                out->sub_id_count++; /* saturates: the entries themselves are in multi */
+            if (seen)
+                continue; /* keep the first in the field; the rest are read from multi */
+        }
         store(out, spec, num, s);
     }
     /* 3.1.2.11.10, 3.2.2.3.18 and 3.15.2.2.3: Authentication Data without an
@@ -303,6 +307,17 @@ size_t smq_props_body_size(const struct smq_props *props)
     while (next_multi(props, &pos, &id, &entry))
         size += entry.len;
     return size;
+}
+
+bool smq_props_fit(const struct smq_props *props)
+{
+    for (uint32_t id = 0; id < N_SPECS; id++) {
+        if (specs[id].type < T_STR || specs[id].type == T_PAIR || !smq_props_has(props, id))
+            continue;
+        if (span_of(props, &specs[id]).len > SMQ_STRING_MAX)
+            return false;
+    }
+    return true;
 }
 
 size_t smq_props_size(const struct smq_props *props)

@@ -33,6 +33,10 @@ ssize_t smq_props_decode(const uint8_t *src, size_t len, int ctx, uint16_t max_u
 /* Returns the size of the property block without its length prefix. */
 size_t smq_props_body_size(const struct smq_props *props);
 
+/* Returns false when a string or binary property is longer than SMQ_STRING_MAX, so the
+ * block cannot be encoded. */
+bool smq_props_fit(const struct smq_props *props);
+
 /* Returns the size of the property block with its length prefix. */
 size_t smq_props_size(const struct smq_props *props);
 

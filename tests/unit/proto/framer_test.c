@@ -110,8 +110,10 @@ Test(framer, zeroed_opts_accept_every_type_but_auth)
     struct smq_decode_opts o;
     memset(&o, 0, sizeof o); /* any sender, level 4, no size limit */
     for (int t = SMQ_CONNECT; t < SMQ_AUTH; t++) {
-        const uint8_t src[] = {first_byte(t, good_flags(t)), 0x00};
-        expect_header(src, 2, &o, 2, (uint8_t)t, good_flags(t), 0);
+        /* 3.x fixed-size packets must declare their one size (2.1.4). */
+        bool two = t == SMQ_CONNACK || (t >= SMQ_PUBACK && t <= SMQ_PUBCOMP) || t == SMQ_UNSUBACK;
+        const uint8_t src[] = {first_byte(t, good_flags(t)), two ? 0x02 : 0x00};
+        expect_header(src, 2, &o, 2, (uint8_t)t, good_flags(t), two ? 2 : 0);
     }
 }
 
@@ -620,6 +622,8 @@ Test(framer, every_first_byte_from_a_v5_client_gets_its_code)
         else if (type == SMQ_CONNACK || type == SMQ_SUBACK || type == SMQ_UNSUBACK ||
                  type == SMQ_PINGRESP)
             expected = SMQ_RC_PROTOCOL_ERROR;
+        else if (type == SMQ_PINGREQ)
+            expected = SMQ_RC_MALFORMED; /* 3.12.1: remaining length 0, not the 2 below */
         else
             expected = -1;
         const uint8_t src[] = {(uint8_t)b, 0x02};
@@ -670,4 +674,24 @@ Test(framer, every_first_byte_from_a_311_server_gets_its_code)
                          expected);
         }
     }
+}
+
+/* 2.1.4: a fixed-size packet declaring another size is refused on its header, before the
+ * body it declares is buffered. */
+Test(framer, fixed_size_packets_with_another_length_are_refused_on_the_header)
+{
+    struct smq_decode_opts v4 = opts_for(SMQ_SENDER_ANY, SMQ_V311);
+    struct smq_decode_opts v5 = opts_for(SMQ_SENDER_ANY, SMQ_V5);
+    struct smq_fixed_header h;
+    uint8_t reason = 0;
+    const uint8_t pingreq_big[] = {0xC0, 0xE8, 0x07};  /* 1,000 bytes declared */
+    cr_assert_eq(frame(pingreq_big, 3, &v4, &h, &reason), SMQ_EPROTO);
+    cr_assert_eq(reason, SMQ_RC_MALFORMED);
+    const uint8_t puback_3[] = {0x40, 0x03};
+    cr_assert_eq(frame(puback_3, 2, &v4, &h, &reason), SMQ_EPROTO);
+    cr_assert_eq(reason, SMQ_RC_MALFORMED);
+    cr_assert_eq(frame(puback_3, 2, &v5, &h, &reason), 2, "v5 acks may carry more");
+    const uint8_t disconnect_1[] = {0xE0, 0x01};
+    cr_assert_eq(frame(disconnect_1, 2, &v4, &h, &reason), SMQ_EPROTO);
+    cr_assert_eq(frame(disconnect_1, 2, &v5, &h, &reason), 2);
 }
