@@ -14,6 +14,7 @@
 #include "broker/worker.h"
 #include "core/registry.h"
 #include "proto/reason.h"
+#include "proto/topic.h"
 
 /* Most handovers a CONNECT may take: more means the registry keeps changing under it. */
 #define MAX_HOPS 4
@@ -158,7 +159,9 @@ static uint8_t check_admission(const struct smq_conn *c, const struct smq_connec
         return SMQ_RC_CLIENT_ID_INVALID; /* 3.x has no Server Keep Alive: refuse as Mosquitto */
     if (pkt->will && !set->retain_available && pkt->will_retain)
         return SMQ_RC_RETAIN_NOT_SUPPORTED;
-    if (pkt->will && pkt->will_topic.len > set->max_topic_length)
+    /* The will is published like a PUBLISH: the same topic limits (publish.c). */
+    if (pkt->will && (pkt->will_topic.len > set->max_topic_length ||
+                      smq_topic_levels(pkt->will_topic) > set->max_topic_levels))
         return SMQ_RC_TOPIC_NAME_INVALID;
     return 0;
 }

@@ -21,6 +21,15 @@
  * SUBACK on the stack. */
 #define MAX_FILTERS_PER_PACKET 1024u
 
+static bool has_filter(const struct smq_session *s, struct smq_span filter)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++) {
+        if (s->subs[i].len == filter.len && memcmp(s->subs[i].filter, filter.ptr, filter.len) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Checks a filter against the broker's limits; returns 0 or a SUBACK failure code. */
 static uint8_t check_filter(const struct smq_session *s, const struct smq_settings *set,
                             const struct smq_sub_entry *e)
@@ -28,7 +37,9 @@ static uint8_t check_filter(const struct smq_session *s, const struct smq_settin
     if (e->filter.len > set->max_topic_length ||
         smq_topic_levels(e->filter) > set->max_topic_levels)
         return SMQ_RC_TOPIC_FILTER_INVALID;
-    if (set->max_subscriptions_per_session && s->n_subs >= set->max_subscriptions_per_session)
+    /* [MQTT-3.8.4-3] an identical filter replaces its subscription: it adds none. */
+    if (set->max_subscriptions_per_session && s->n_subs >= set->max_subscriptions_per_session &&
+        !has_filter(s, e->filter))
         return SMQ_RC_QUOTA_EXCEEDED;
     return 0;
 }

@@ -39,8 +39,9 @@ void smq_index_free(struct smq_index *index);
 
 /* Adds or replaces (same session, same filter) a subscription. filter is a valid topic
  * filter, shared or not (proto/topic.h). Any RCU-registered thread. Returns 1 when an
- * existing subscription of that session was replaced, 0 when added, or SMQ_ELIMIT when
- * the filter has more levels than SMQ_INDEX_MAX_LEVELS. */
+ * existing subscription of that session was replaced, 0 when added, SMQ_ELIMIT when
+ * the filter has more levels than SMQ_INDEX_MAX_LEVELS, or SMQ_EINVAL when it is not a
+ * valid filter (a caller bug: the decoder validates filters first). */
 int smq_index_subscribe(struct smq_index *index, struct smq_span filter,
                         const struct smq_sub_target *target);
 
