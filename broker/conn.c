@@ -292,6 +292,10 @@ static void on_write(uv_write_t *req, int status)
 
 void smq_conn_flush(struct smq_conn *c)
 {
+    if (c->closed) { /* see on_closed */
+        smq_free(c);
+        return;
+    }
     struct smq_wbatch *b = c->out;
     if (b == NULL)
         return;
@@ -319,10 +323,20 @@ static void on_closed(uv_handle_t *handle)
 {
     struct smq_conn *c = handle->data;
     smq_wbatch_free(c->out);
+    c->out = NULL;
     drop_partial(c);
     smq_msg_unref(c->will);
+    c->will = NULL;
     if (!c->handed_over)
         release_listener_slot(c->listener);
+    /* A close that waited for a last write (smq_conn_close) left c in the wheel; and output
+     * queued in the iteration that closed c left it on the worker's dirty list, which the
+     * flush pass walks before the next poll: free it there (smq_conn_flush). */
+    smq_worker_wheel_remove(c->w, c);
+    if (c->dirty) {
+        c->closed = true;
+        return;
+    }
     smq_free(c);
 }
 

@@ -49,6 +49,7 @@ struct smq_conn {
     bool in_wheel;
     bool handed_over;
     bool reading_paused;
+    bool closed;                      /* socket closed while dirty: the flush pass frees it */
     uint16_t keep_alive;              /* seconds, as agreed */
     uint64_t deadline_s;              /* keep-alive / CONNECT deadline on the loop clock */
     struct smq_conn *wheel_next, *wheel_prev;
@@ -79,7 +80,8 @@ void smq_conn_write_payload(struct smq_conn *c, struct smq_msg *msg);
 /* Encodes pkt for c's protocol version and appends it. */
 void smq_conn_send(struct smq_conn *c, const struct smq_packet *pkt);
 
-/* Hands c's pending output to libuv. Called once per loop iteration for dirty connections. */
+/* Hands c's pending output to libuv. Called once per loop iteration for dirty connections;
+ * a connection whose socket closed while it was on the dirty list is freed here instead. */
 void smq_conn_flush(struct smq_conn *c);
 
 /* Returns bytes queued in libuv for c and not yet written, plus c's unflushed batch. */

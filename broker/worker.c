@@ -11,6 +11,7 @@
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "core/alloc.h"
+#include "core/tsan.h"
 
 static unsigned long hash_session_id(uint64_t id)
 {
@@ -220,6 +221,7 @@ static void stop_worker(struct smq_worker *w)
 
 static void handle_item(struct smq_worker *w, struct smq_inbox_item *item)
 {
+    SMQ_TSAN_ACQUIRE(item); /* pairs with the release in smq_worker_post() */
     switch (item->kind) {
     case SMQ_INBOX_CONN: {
         struct smq_inbox_conn *in = (struct smq_inbox_conn *)item;
@@ -265,6 +267,7 @@ static void on_wake(uv_async_t *async)
 void smq_worker_post(struct smq_worker *w, struct smq_inbox_item *item)
 {
     cds_wfcq_node_init(&item->node);
+    SMQ_TSAN_RELEASE(item); /* the queue's own ordering is invisible to TSan */
     /* Returns false when the queue was empty: only then does the worker need waking. */
     if (!cds_wfcq_enqueue(&w->inbox_head, &w->inbox_tail, &item->node))
         uv_async_send(&w->wake);
@@ -321,6 +324,7 @@ void smq_worker_join(struct smq_worker *w)
     struct cds_wfcq_node *node;
     while ((node = __cds_wfcq_dequeue_blocking(&w->inbox_head, &w->inbox_tail)) != NULL) {
         struct smq_inbox_item *item = caa_container_of(node, struct smq_inbox_item, node);
+        SMQ_TSAN_ACQUIRE(item);
         if (item->kind == SMQ_INBOX_CONN)
             close(((struct smq_inbox_conn *)item)->fd);
         else if (item->kind == SMQ_INBOX_DELIVER)

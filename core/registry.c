@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/rcu.h"
+#include "core/tsan.h"
 #include "proto/errors.h"
 
 struct entry {
@@ -42,6 +43,7 @@ static int match_id(struct cds_lfht_node *node, const void *key)
 {
     const struct entry *e = caa_container_of(node, struct entry, node);
     const struct smq_span *id = key;
+    SMQ_TSAN_ACQUIRE(e); /* pairs with the release before cds_lfht_add_unique() */
     return e->id_len == id->len && memcmp(e->id, id->ptr, id->len) == 0;
 }
 
@@ -100,6 +102,7 @@ int smq_registry_claim(struct smq_registry *reg, struct smq_span client_id, uint
     e->id_len = (uint16_t)client_id.len;
     memcpy(e->id, client_id.ptr, client_id.len);
     rcu_read_lock();
+    SMQ_TSAN_RELEASE(e); /* cds_lfht publishes with atomics TSan does not see */
     struct cds_lfht_node *won =
         cds_lfht_add_unique(reg->table, hash_id(client_id), match_id, &client_id, &e->node);
     if (won != &e->node) {

@@ -1,26 +1,27 @@
-/* The retained store (see retained.h): a trie of topic levels, read without locks under
- * liburcu QSBR and changed by one writer at a time.
+/* The retained store (see retained.h): a trie of topic levels, read without locks under liburcu
+ * QSBR and changed by one writer at a time.
  *
- * Each node is one topic level and holds at most one retained message. A node's children
- * are reachable two ways: by exact level through one hash table for the whole store, keyed
- * by (parent node, level), so `a/b/c` costs one probe sequence per level; and in order
- * through an RCU sibling list (first child, next sibling) that `+` and `#` walk. Writers,
- * serialized by store->lock, build a node completely and then publish it with release
- * stores; readers load with acquire. Unlinked nodes, replaced messages and outgrown tables
- * are released by call_rcu() after a grace period, so a writer never waits for readers.
+ * Each node is one topic level and holds at most one retained message. A node's children are
+ * reachable two ways: by exact level through one hash table for the whole store, keyed by
+ * (parent node, level), so `a/b/c` costs one probe sequence per level; and in order through an
+ * RCU sibling list (first child, next sibling) that `+` and `#` walk. Writers, serialized by
+ * store->lock, build a node completely and then publish it with release stores; readers load
+ * with acquire. Unlinked nodes, replaced messages and outgrown tables are released by
+ * call_rcu() after a grace period, so a writer never waits for readers.
  *
- * Memory per node, with 100k+ topics in mind: a liburcu cds_lfht per node costs ~700 bytes
- * for every node with children (measured with liburcu 0.13: the table struct holds 64
- * bucket-order pointers), 70 MB of tables for 100k topics like `dev/<id>/state`. One
- * cds_lfht for the whole store would cost 16 bytes of bucket plus 16 of node per level, but
- * its automatic resize in liburcu 0.13 is not usable: with CDS_LFHT_ACCOUNTING a resize
- * stalls for good after a lost wake-up (resize_initiated left set), without it the table
- * overshoots to 16M buckets for 200k nodes; lookups then degrade to long chains. So the
- * table here is a small open-addressing array of node pointers (linear probing, tombstones
- * for deletions) that the writer fills in place and rebuilds into a new array when it is
- * 3/4 full or 1/8 used, publishing the new array by pointer swap: 8 bytes per slot at a load
- * between 1/8 and 3/4, i.e. ~16 bytes per node, plus a 64-byte node and its level. Every
- * access is a C11 atomic, so ThreadSanitizer sees the publication order too. */
+ * Memory per node, with 100k+ topics in mind: a liburcu cds_lfht per node costs ~700 bytes for
+ * every node with children (measured with liburcu 0.13: the table struct holds 64 bucket-order
+ * pointers), 70 MB of tables for 100k topics like `dev/<id>/state`. One cds_lfht for the whole
+ * store would cost 16 bytes of bucket plus 16 of node per level, but its automatic resize in
+ * liburcu 0.13 is not usable: with CDS_LFHT_ACCOUNTING the table was seen to stop growing for
+ * good at 256 buckets (resize_initiated stays set while the resize worker idles, so 200k nodes
+ * make 800-node chains), and without it the table overshot to 16M buckets for 200k nodes. So
+ * the table here is a small open-addressing array of node pointers (linear probing, tombstones
+ * for deletions) that the writer fills in place and rebuilds into a new array when it is 3/4
+ * full or 1/8 used, publishing the new array by pointer swap: 8 bytes per slot at a load
+ * between 1/8 and 3/4, plus a 64-byte node and its level (measured: 101 bytes per node in all
+ * for 100k topics `dev/<id>/state`). Every shared access is a C11 atomic, so ThreadSanitizer
+ * sees the publication order too. */
 #include "core/retained.h"
 
 #include <pthread.h>
@@ -34,6 +35,29 @@
 #include "core/rcu.h"
 #include "proto/errors.h"
 #include "proto/topic.h"
+
+/* ThreadSanitizer cannot see liburcu's call_rcu() queue (uninstrumented, inline-asm atomics),
+ * so it would pair every callback's free with the writer's earlier accesses and report each
+ * one; checking a report against tests/tsan.supp costs so much that a store of 100k topics
+ * takes minutes to tear down. The writer therefore tells TSan about the hand-over: a release
+ * on the object just before call_rcu(), an acquire at the top of its callback. (What TSan
+ * still cannot see, a reader's accesses before its quiescent state, is suppressed.) */
+#if defined(__SANITIZE_THREAD__)
+#define SMQ_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SMQ_TSAN 1
+#endif
+#endif
+#ifdef SMQ_TSAN
+void __tsan_acquire(void *addr); /* the TSan runtime's annotation interface */
+void __tsan_release(void *addr);
+#define HANDOVER_RELEASE(p) __tsan_release(p)
+#define HANDOVER_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define HANDOVER_RELEASE(p) ((void)(p))
+#define HANDOVER_ACQUIRE(p) ((void)(p))
+#endif
 
 /* A topic name is at most 65,535 bytes (a UTF-8 string of the wire format, 1.5.4). */
 #define TOPIC_MAX 65535u
@@ -229,8 +253,10 @@ static bool is_dollar(const struct node *n)
  * starting with `$` are left out [MQTT-4.7.2-1]. */
 static const struct node *eligible(const struct node *n, bool skip_dollar)
 {
+    /* Acquire: pairs with the release store of prev->next in unlink_node() (a first next
+     * was set before its node was published). */
     while (n != NULL && skip_dollar && is_dollar(n))
-        n = atomic_load_explicit(&n->next, memory_order_acquire); /* pairs: unlink_node(), add_child() */
+        n = atomic_load_explicit(&n->next, memory_order_acquire);
     return n;
 }
 
@@ -242,7 +268,7 @@ static const struct node *first_child(const struct node *n, bool skip_dollar)
 
 static const struct node *next_sibling(const struct node *n, bool skip_dollar)
 {
-    /* Acquire: pairs with the release store of prev->next in unlink_node(). */
+    /* Acquire: as in eligible(). */
     return eligible(atomic_load_explicit(&n->next, memory_order_acquire), skip_dollar);
 }
 
@@ -362,19 +388,24 @@ void smq_retained_match(struct smq_retained *store, struct smq_span filter,
 
 static void retained_node_free_cb(struct rcu_head *head)
 {
-    smq_free(caa_container_of(head, struct node, rcu));
+    struct node *n = caa_container_of(head, struct node, rcu);
+    HANDOVER_ACQUIRE(n);
+    smq_free(n);
 }
 
 static void retained_msg_release_cb(struct rcu_head *head)
 {
     struct retired_msg *r = caa_container_of(head, struct retired_msg, rcu);
+    HANDOVER_ACQUIRE(r);
     smq_msg_unref(r->msg);
     smq_free(r);
 }
 
 static void retained_table_free_cb(struct rcu_head *head)
 {
-    smq_free(caa_container_of(head, struct table, rcu));
+    struct table *t = caa_container_of(head, struct table, rcu);
+    HANDOVER_ACQUIRE(t);
+    smq_free(t);
 }
 
 /* Takes ownership of msg (a store reference) and drops it after a grace period. */
@@ -382,6 +413,7 @@ static void retire_msg(struct smq_msg *msg)
 {
     struct retired_msg *r = smq_alloc(sizeof(*r));
     r->msg = msg;
+    HANDOVER_RELEASE(r);
     call_rcu(&r->rcu, retained_msg_release_cb);
 }
 
@@ -409,8 +441,7 @@ static bool put_slot(struct table *t, struct node *n)
 {
     size_t i = n->hash & t->mask;
     struct node *s;
-    while ((s = atomic_load_explicit(&t->slots[i], memory_order_relaxed)) != NULL &&
-           s != TOMBSTONE)
+    while ((s = atomic_load_explicit(&t->slots[i], memory_order_relaxed)) != NULL && s != TOMBSTONE)
         i = (i + 1) & t->mask;
     /* Release: pairs with the acquire in lookup_child(); n is built. */
     atomic_store_explicit(&t->slots[i], n, memory_order_release);
@@ -431,6 +462,7 @@ static void rebuild(struct smq_retained *store, size_t slots)
     store->table_used = store->table_live;
     /* Release: pairs with the acquire in lookup_child(); t is filled. */
     atomic_store_explicit(&store->table, t, memory_order_release);
+    HANDOVER_RELEASE(old);
     call_rcu(&old->rcu, retained_table_free_cb);
 }
 
@@ -461,8 +493,8 @@ static void table_remove(struct smq_retained *store, struct node *n)
 
 /* Returns a new child of parent, built, then published in the hash table and at the front
  * of parent's children. */
-static struct node *add_child(struct smq_retained *store, struct node *parent,
-                              const uint8_t *level, size_t len)
+static struct node *add_child(struct smq_retained *store, struct node *parent, const uint8_t *level,
+                              size_t len)
 {
     struct node *n = smq_alloc(sizeof(*n) + len);
     n->parent = parent;
@@ -499,6 +531,7 @@ static void unlink_node(struct smq_retained *store, struct node *n)
     if (next != NULL)
         next->prev = prev;
     table_remove(store, n);
+    HANDOVER_RELEASE(n);
     call_rcu(&n->rcu, retained_node_free_cb); /* n->prev is dead from here: rcu reuses it */
 }
 
@@ -582,19 +615,18 @@ int smq_retained_set(struct smq_retained *store, struct smq_msg *msg, uint64_t m
     /* The wildcard check keeps a stored `a/+` from being taken for a filter level later. */
     if (msg->topic.len > TOPIC_MAX || !smq_topic_name_is_valid(msg->topic))
         return SMQ_EINVAL;
-    /* Hash lookups and call_rcu() need an online thread; a caller that is offline (between
-     * polls) is put online for the call. */
+    /* call_rcu() wants an online QSBR thread: a caller that is offline (a worker between
+     * two polls) is put online for the call. The writer itself needs no read side: it only
+     * touches linked nodes and the current table, which nothing frees under the lock. */
     bool was_online = rcu_read_ongoing();
     if (!was_online)
         rcu_thread_online();
     pthread_mutex_lock(&store->lock);
-    rcu_read_lock();
     int rc = 0;
     if (msg->payload.len == 0)
         delete_topic(store, msg->topic); /* [MQTT-3.3.1-6] */
     else
         rc = store_msg(store, msg, max_messages);
-    rcu_read_unlock();
     pthread_mutex_unlock(&store->lock);
     if (!was_online)
         rcu_thread_offline();

@@ -24,7 +24,8 @@ void smq_retained_free(struct smq_retained *store);
 
 /* Makes msg the retained message of msg->topic, replacing any; a message with an empty
  * payload deletes the topic's retained message instead [MQTT-3.3.1-6]. Takes a reference of
- * its own when it keeps msg. Any RCU-registered thread. Returns 0, or SMQ_ELIMIT when the
+ * its own when it keeps msg. Any RCU-registered thread. Returns 0, SMQ_EINVAL when the topic
+ * is not a valid topic name, or SMQ_ELIMIT when the
  * store already holds max_messages topics (0 = no limit) and msg would add one. */
 int smq_retained_set(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages);
 

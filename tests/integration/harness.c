@@ -60,7 +60,10 @@ static int find_port(const struct broker_proc *b)
 int broker_start(struct broker_proc *b, int workers, const char *conf)
 {
     memset(b, 0, sizeof(*b));
-    const char *bin = getenv("SHARDMQ_BIN");
+    /* SHARDMQ_TEST_BROKER runs the suite against another build of the broker (the
+     * ThreadSanitizer stage of tests/run-all); meson sets SHARDMQ_BIN. */
+    const char *bin = getenv("SHARDMQ_TEST_BROKER") ? getenv("SHARDMQ_TEST_BROKER")
+                                                    : getenv("SHARDMQ_BIN");
     if (bin == NULL || write_conf(b, conf) < 0)
         return -1;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";

@@ -1,7 +1,8 @@
 /* Integration test harness: starts the real shardmq on an ephemeral port, and gives tests
  * raw sockets to it.
  *
- * The broker binary comes from $SHARDMQ_BIN (meson sets it). Its log goes to a file in
+ * The broker binary comes from $SHARDMQ_TEST_BROKER when set, else $SHARDMQ_BIN (meson
+ * sets it). Its log goes to a file in
  * $TMPDIR so a failing test can print it; the port is read from its "listening on" line. */
 #ifndef SMQ_TESTS_HARNESS_H
 #define SMQ_TESTS_HARNESS_H

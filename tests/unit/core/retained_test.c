@@ -1,11 +1,12 @@
 /* Tests for core/retained.c: the retained store.
  *
- * Store, replace, delete and match (exact, `+`, `#` with its parent level, the `$` rule),
- * the max_messages limit, pruning, 100,000 topics, a topic of 32,768 levels, a cross-check
- * against smq_topic_matches(), and readers matching on three threads while a writer changes
- * the store. Every test thread is RCU-registered, the store releasing through call_rcu();
- * each test ends with rcu_barrier() so the ASan build sees every deferred free, and the TSan
- * build runs the concurrent test. */
+ * Store, replace (the old message released: refcounts), delete and match (exact, `+`, `#`
+ * with its parent level, the `$` rule, empty levels), the max_messages limit, pruning (the
+ * heap back where it was), 100,000 topics, a topic of 32,768 levels, a cross-check against
+ * smq_topic_matches(), and three reader threads matching while a writer sets and deletes.
+ * Every test thread is RCU-registered (the store releases through call_rcu()) and each test
+ * ends with rcu_barrier(), so the ASan build sees every deferred free. The TSan build runs the
+ * same tests with tests/tsan.supp. */
 #include <criterion/criterion.h>
 
 #include <pthread.h>
@@ -76,8 +77,8 @@ static unsigned refs(struct smq_msg *msg)
 }
 
 /* Sets topic to payload ("" deletes) and expects rc. */
-static void set_rc(struct smq_retained *store, const char *topic, const char *payload,
-                   uint64_t max, int rc)
+static void set_rc(struct smq_retained *store, const char *topic, const char *payload, uint64_t max,
+                   int rc)
 {
     struct smq_msg *msg = new_msg(topic, payload);
     cr_assert_eq(smq_retained_set(store, msg, max), rc, "set %s", topic);
@@ -179,9 +180,9 @@ Test(retained, stores_and_matches_exact_topic)
     EXPECT(store, "a/b/c", "a/b/c");
     EXPECT(store, "a/b", "a/b");
     EXPECT(store, "x", "x");
-    EXPECT_NONE(store, "a");      /* an inner level without a message */
+    EXPECT_NONE(store, "a"); /* an inner level without a message */
     EXPECT_NONE(store, "a/b/c/d");
-    EXPECT_NONE(store, "A/b");    /* case matters */
+    EXPECT_NONE(store, "A/b"); /* case matters */
     expect_payload(store, "a/b/c", "1");
     expect_payload(store, "a/b", "2");
     smq_retained_free(store);
@@ -241,8 +242,8 @@ Test(retained, delete_of_absent_topic_changes_nothing)
     struct smq_retained *store = smq_retained_new();
     set(store, "a/b", "v");
     set(store, "nothing/here", "");
-    set(store, "a", "");       /* an inner level without a message */
-    set(store, "a/b/c", "");   /* below a stored topic */
+    set(store, "a", "");     /* an inner level without a message */
+    set(store, "a/b/c", ""); /* below a stored topic */
     cr_expect_eq(smq_retained_count(store), 1);
     EXPECT(store, "#", "a/b");
     smq_retained_free(store);
@@ -357,11 +358,11 @@ Test(retained, max_messages_limits_new_topics_only)
     set_rc(store, "b", "3", 2, SMQ_ELIMIT); /* an existing inner level is still a new topic */
     cr_expect_eq(smq_retained_count(store), 2);
     EXPECT(store, "#", "a", "b/c");
-    set_rc(store, "a", "1b", 2, 0);        /* replacing is always allowed */
-    set_rc(store, "b/d", "", 2, 0);        /* so is deleting, present or not */
+    set_rc(store, "a", "1b", 2, 0); /* replacing is always allowed */
+    set_rc(store, "b/d", "", 2, 0); /* so is deleting, present or not */
     set_rc(store, "b/c", "", 2, 0);
-    set_rc(store, "b/d", "3", 2, 0);       /* room again */
-    set_rc(store, "e", "4", 0, 0);         /* 0 = no limit */
+    set_rc(store, "b/d", "3", 2, 0); /* room again */
+    set_rc(store, "e", "4", 0, 0);   /* 0 = no limit */
     cr_expect_eq(smq_retained_count(store), 3);
     EXPECT(store, "#", "a", "b/d", "e");
     expect_payload(store, "a", "1b");
@@ -416,8 +417,7 @@ Test(retained, pruning_returns_every_node)
     rcu_barrier(); /* runs the deferred frees of nodes, messages and outgrown tables */
     size_t after = heap_in_use();
     cr_expect_gt(full, before + 5000 * 64 * 3, "the nodes take memory");
-    cr_expect_leq(after, before + HEAP_SLACK, "heap %zu -> %zu: nodes left behind", before,
-                  after);
+    cr_expect_leq(after, before + HEAP_SLACK, "heap %zu -> %zu: nodes left behind", before, after);
     EXPECT(store, "#", "keep");
     smq_retained_free(store);
 }
@@ -509,9 +509,9 @@ Test(retained, matches_agree_with_topic_matches)
             if (!smq_topic_matches(smq_span_str(filter), smq_span_str(topics[j])))
                 continue;
             want++;
-            cr_expect_not_null(bsearch(&(const char *){topics[j]}, f.topics, f.n,
-                                       sizeof(*f.topics), cmp_str),
-                               "filter '%s' misses '%s'", filter, topics[j]);
+            cr_expect_not_null(
+                bsearch(&(const char *){topics[j]}, f.topics, f.n, sizeof(*f.topics), cmp_str),
+                "filter '%s' misses '%s'", filter, topics[j]);
         }
         cr_expect_eq(f.n, want, "filter '%s': %zu reported, %zu match", filter, f.n, want);
         found_free(&f);
@@ -652,7 +652,7 @@ static void reader_cb(void *ctx, struct smq_msg *msg)
     if (msg->topic.len > 2 && msg->topic.ptr[0] == 'c')
         slot = (unsigned)strtoul((const char *)msg->topic.ptr + 2, NULL, 10) % SLOTS;
     if (r->seen[msg->topic.ptr[msg->topic.len - 1] == 'v'][slot]++ > 0)
-        r->failures++; /* one walk reports each topic once */
+        r->failures++;       /* one walk reports each topic once */
     if (r->reports % 7 == 0) /* a subscriber keeping the message for later */
         smq_msg_unref(smq_msg_ref(msg));
 }
@@ -708,8 +708,8 @@ Test(retained, concurrent_readers_and_writer)
     for (int i = 0; i < READERS; i++) {
         cr_assert_eq(pthread_join(readers[i].thread, NULL), 0);
         cr_expect_gt(readers[i].walks, 0);
-        cr_expect_eq(readers[i].failures, 0, "reader '%s': %lu bad reports of %lu",
-                     filters[i], readers[i].failures, readers[i].reports);
+        cr_expect_eq(readers[i].failures, 0, "reader '%s': %lu bad reports of %lu", filters[i],
+                     readers[i].failures, readers[i].reports);
     }
     cr_expect_eq(smq_retained_count(shared.store), expected);
     cr_expect_eq(count_matches(shared.store, "$c/#"), 1); /* ...but by this one */
