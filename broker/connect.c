@@ -40,8 +40,9 @@ void smq_refuse_undecodable_connect(struct smq_conn *c, const struct smq_packet 
 {
     uint8_t level = pkt->u.connect.version;
     if (reason == SMQ_RC_UNSUPPORTED_VERSION) {
-        /* [MQTT-3.1.2-2] 0x01 in the 3.1.1 format unless the client asked for 5.0's. */
-        c->version = level >= SMQ_V5 ? SMQ_V5 : SMQ_V311;
+        /* [MQTT-3.1.2-2] 0x01 in the 3.1.1 format: a client asking for an unknown level
+         * cannot be assumed to read 5.0's CONNACK (Mosquitto answers the same way). */
+        c->version = SMQ_V311;
         send_connack(c, false, reason);
     } else if (level == SMQ_V5) {
         c->version = SMQ_V5; /* 3.2.2.2: CONNACK may carry 0x81 / 0x82 before closing */

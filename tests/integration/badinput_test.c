@@ -447,7 +447,7 @@ Test(badinput, connect_never_sent_closed_by_connect_timeout, .init = start, .fin
     for (int i = 0; i < N; i++) {
         cr_assert_geq(closed_after[i], 950, "socket %d closed after %lld ms, connect_timeout 1 s",
                       i, (long long)closed_after[i]);
-        cr_assert_leq(closed_after[i], 3200, "socket %d closed after %lld ms", i,
+        cr_assert_leq(closed_after[i], 3500, "socket %d closed after %lld ms", i,
                       (long long)closed_after[i]);
         cr_assert_eq(log_count_for(&broker, fd[i], "no CONNECT in time"), 1);
         close(fd[i]);
@@ -463,7 +463,7 @@ Test(badinput, truncated_connect_then_silence_closed_by_connect_timeout, .init =
     cr_assert_eq(raw_send(fd, part, sizeof(part)), 0);
     int64_t t0 = now_ms();
     cr_assert(raw_wait_closed(fd, 5000), "half a CONNECT kept the socket open");
-    cr_assert_leq(now_ms() - t0, 3200);
+    cr_assert_leq(now_ms() - t0, 3500);
     cr_assert_eq(log_count_for(&broker, fd, "no CONNECT in time"), 1);
     close(fd);
     assert_broker_serves();
@@ -481,7 +481,7 @@ Test(badinput, truncated_packet_then_silence_closed_by_keepalive, .init = start,
     cr_assert(raw_wait_closed(fd, 5000), "a truncated packet kept the socket open");
     int64_t took = now_ms() - t0;
     cr_assert_geq(took, 1450, "closed after %lld ms, keep-alive 1 s", (long long)took);
-    cr_assert_leq(took, 3700, "closed after %lld ms", (long long)took);
+    cr_assert_leq(took, 4000, "closed after %lld ms", (long long)took);
     cr_assert_eq(log_count_for(&broker, fd, "keep-alive timeout"), 1);
     close(fd);
     assert_broker_serves();
@@ -507,7 +507,7 @@ Test(badinput, dribbled_packet_does_not_extend_keepalive, .init = start, .fini =
     if (!closed)
         closed = raw_wait_closed(fd, 1000);
     cr_assert(closed, "a dribbling client kept the connection open for 8 s");
-    cr_assert_leq(now_ms() - t0, 3700);
+    cr_assert_leq(now_ms() - t0, 4000);
     close(fd);
     assert_broker_serves();
 }

@@ -60,10 +60,10 @@ static int find_port(const struct broker_proc *b)
 int broker_start(struct broker_proc *b, int workers, const char *conf)
 {
     memset(b, 0, sizeof(*b));
-    /* SHARDMQ_TEST_BROKER runs the suite against another build of the broker (the
-     * ThreadSanitizer stage of tests/run-all); meson sets SHARDMQ_BIN. */
-    const char *bin = getenv("SHARDMQ_TEST_BROKER") ? getenv("SHARDMQ_TEST_BROKER")
-                                                    : getenv("SHARDMQ_BIN");
+    /* SMQ_TEST_BROKER runs the suite against another build of the broker (the
+     * ThreadSanitizer stage of tests/run-all); meson sets SMQ_TEST_SHARDMQ. */
+    const char *bin = getenv("SMQ_TEST_BROKER") ? getenv("SMQ_TEST_BROKER")
+                                                    : getenv("SMQ_TEST_SHARDMQ");
     if (bin == NULL || write_conf(b, conf) < 0)
         return -1;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -112,7 +112,7 @@ int broker_stop(struct broker_proc *b)
         }
         b->pid = 0;
     }
-    if (getenv("SHARDMQ_KEEP_LOGS") == NULL) {
+    if (getenv("SMQ_TEST_KEEP_LOGS") == NULL) {
         unlink(b->conf_path);
         unlink(b->log_path);
     }

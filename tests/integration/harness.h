@@ -1,7 +1,7 @@
 /* Integration test harness: starts the real shardmq on an ephemeral port, and gives tests
  * raw sockets to it.
  *
- * The broker binary comes from $SHARDMQ_TEST_BROKER when set, else $SHARDMQ_BIN (meson
+ * The broker binary comes from $SMQ_TEST_BROKER when set, else $SMQ_TEST_SHARDMQ (meson
  * sets it). Its log goes to a file in
  * $TMPDIR so a failing test can print it; the port is read from its "listening on" line. */
 #ifndef SMQ_TESTS_HARNESS_H

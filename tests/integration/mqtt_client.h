@@ -80,7 +80,8 @@ static inline void tc_on_message(struct mosquitto *m, void *obj,
     snprintf(t->topic, sizeof(t->topic), "%s", msg->topic);
     int n = msg->payloadlen < (int)sizeof(t->payload) - 1 ? msg->payloadlen
                                                           : (int)sizeof(t->payload) - 1;
-    memcpy(t->payload, msg->payload, (size_t)n);
+    if (n > 0) /* an empty payload may come as NULL */
+        memcpy(t->payload, msg->payload, (size_t)n);
     t->payload[n] = '\0';
     t->payloadlen = msg->payloadlen;
     t->qos = msg->qos;
@@ -318,7 +319,8 @@ static inline size_t raw_put_str(uint8_t *p, const char *s, size_t len)
 {
     p[0] = (uint8_t)(len >> 8);
     p[1] = (uint8_t)len;
-    memcpy(p + 2, s, len);
+    if (len > 0)
+        memcpy(p + 2, s, len);
     return 2 + len;
 }
 
@@ -434,7 +436,8 @@ static inline int raw_publish(int fd, const char *topic, const void *payload, si
         pkt[n++] = (uint8_t)(packet_id >> 8);
         pkt[n++] = (uint8_t)packet_id;
     }
-    memcpy(pkt + n, payload, plen);
+    if (plen > 0)
+        memcpy(pkt + n, payload, plen);
     n += plen;
     int rc = raw_send(fd, pkt, n);
     free(pkt);
