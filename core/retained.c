@@ -28,10 +28,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "core/rcu.h"
 #include "proto/errors.h"
 #include "proto/topic.h"
@@ -105,7 +105,7 @@ struct table {
 struct smq_retained {
     /* --- immutable after smq_retained_new() --- */
     struct node *root; /* owned; the empty prefix, never holds a message */
-    uint64_t seed[2];  /* SipHash key: topic levels come from clients */
+    struct smq_hash_key seed; /* topic levels come from clients: a keyed hash */
 
     /* --- shared: atomics only --- */
     /* The current table, owned. Stored with release by the writer when it rebuilds (pairs
@@ -147,74 +147,12 @@ struct frame_stack {
 
 /* --- hashing --------------------------------------------------------------------------- */
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sip_round(uint64_t v[4])
-{
-    v[0] += v[1];
-    v[1] = ROTL(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = ROTL(v[0], 32);
-    v[2] += v[3];
-    v[3] = ROTL(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = ROTL(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = ROTL(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = ROTL(v[2], 32);
-}
-
-static void sip_block(uint64_t v[4], uint64_t m)
-{
-    v[3] ^= m;
-    sip_round(v);
-    v[0] ^= m;
-}
-
-/* SipHash-1-3 of the 8 bytes of word followed by len bytes at p. A keyed hash, because the
- * levels are chosen by clients: a known hash would let one flood a hash chain. */
-static uint64_t siphash13(const uint64_t key[2], uint64_t word, const uint8_t *p, size_t len)
-{
-    uint64_t v[4] = {0x736f6d6570736575ULL ^ key[0], 0x646f72616e646f6dULL ^ key[1],
-                     0x6c7967656e657261ULL ^ key[0], 0x7465646279746573ULL ^ key[1]};
-    sip_block(v, word);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m = 0;
-        for (size_t j = 0; j < 8; j++)
-            m |= (uint64_t)p[i + j] << (8 * j);
-        sip_block(v, m);
-    }
-    uint64_t last = (uint64_t)(len + 8) << 56;
-    for (size_t j = 0; i + j < len; j++)
-        last |= (uint64_t)p[i + j] << (8 * j);
-    sip_block(v, last);
-    v[2] ^= 0xff;
-    for (int r = 0; r < 3; r++)
-        sip_round(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-static void seed_hash(uint64_t seed[2])
-{
-    if (getrandom(seed, 2 * sizeof(seed[0]), GRND_NONBLOCK) == (ssize_t)(2 * sizeof(seed[0])))
-        return;
-    /* No entropy yet (early boot): a weaker key still beats a fixed one. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    seed[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)seed;
-    seed[1] = (uint64_t)ts.tv_sec * 0xC2B2AE3D27D4EB4FULL ^ (uint64_t)(uintptr_t)&ts;
-}
-
 /* --- reading --------------------------------------------------------------------------- */
 
 static uint64_t hash_level(const struct smq_retained *store, const struct node *parent,
                            const uint8_t *level, size_t len)
 {
-    return siphash13(store->seed, (uint64_t)(uintptr_t)parent, level, len);
+    return smq_hash_word_bytes(&store->seed, (uint64_t)(uintptr_t)parent, level, len);
 }
 
 /* Returns parent's child with the given level, or NULL. Any thread inside the read side:
@@ -642,7 +580,7 @@ struct smq_retained *smq_retained_new(void)
     atomic_init(&store->root->children, NULL);
     atomic_init(&store->root->next, NULL);
     atomic_init(&store->root->msg, NULL);
-    seed_hash(store->seed);
+    smq_hash_seed(&store->seed);
     atomic_init(&store->table, table_new(TABLE_MIN));
     atomic_init(&store->count, 0);
     pthread_mutex_init(&store->lock, NULL);

@@ -42,12 +42,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "core/hash.h"
 #include "core/rcu.h"
 #include "proto/errors.h"
 #include "proto/topic.h"
@@ -139,7 +139,7 @@ struct retire {
 
 struct smq_index {
     struct node *root; /* owned; immutable pointer, the root itself is never pruned */
-    uint64_t key[2];   /* immutable: SipHash key of level and group names */
+    struct smq_hash_key key; /* immutable: keys the hash of level and group names */
     pthread_mutex_t lock;
     /* --- writer only: under lock --- */
     struct retire *retired; /* owned until handed to call_rcu() at the end of an operation */
@@ -157,53 +157,10 @@ static struct keyed tombstone;
 /* ---------------------------------------------------------------------------------------- */
 /* Hashing                                                                                  */
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sipround(uint64_t v[4])
+/* A keyed hash (core/hash.h): level names are chosen by clients. */
+static uint32_t level_hash(const struct smq_hash_key *key, const uint8_t *p, size_t len)
 {
-    v[0] += v[1];
-    v[1] = ROTL(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = ROTL(v[0], 32);
-    v[2] += v[3];
-    v[3] = ROTL(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = ROTL(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = ROTL(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = ROTL(v[2], 32);
-}
-
-static uint64_t load_le64(const uint8_t *p, size_t n)
-{
-    uint64_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        m |= (uint64_t)p[i] << (8 * i);
-    return m;
-}
-
-/* SipHash-1-3 (Aumasson and Bernstein, the variant Python and Rust use for hash tables):
- * with a secret key, an attacker cannot choose level names that collide. */
-static uint32_t level_hash(const uint64_t key[2], const uint8_t *p, size_t len)
-{
-    uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ull, key[1] ^ 0x646f72616e646f6dull,
-                     key[0] ^ 0x6c7967656e657261ull, key[1] ^ 0x7465646279746573ull};
-    size_t whole = len & ~(size_t)7;
-    for (size_t i = 0; i <= whole; i += 8) {
-        uint64_t m =
-            i < whole ? load_le64(p + i, 8) : load_le64(p + i, len & 7) | (uint64_t)len << 56;
-        v[3] ^= m;
-        sipround(v);
-        v[0] ^= m;
-    }
-    v[2] ^= 0xff;
-    sipround(v);
-    sipround(v);
-    sipround(v);
-    uint64_t h = v[0] ^ v[1] ^ v[2] ^ v[3];
+    uint64_t h = smq_hash_bytes(key, p, len);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -217,17 +174,6 @@ static uint32_t session_hash(uint64_t x)
     x *= 0x94d049bb133111ebull;
     x ^= x >> 31;
     return (uint32_t)x;
-}
-
-static void seed_key(uint64_t key[2], const void *salt)
-{
-    if (getrandom(key, 2 * sizeof(uint64_t), GRND_NONBLOCK) == (ssize_t)(2 * sizeof(uint64_t)))
-        return;
-    /* Too early in boot for the entropy pool: weaker, but still differs per process. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    key[0] = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)salt;
-    key[1] = session_hash(key[0]) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -562,7 +508,7 @@ static struct node *node_child(struct smq_index *index, struct node *n, const ui
         }
         return c;
     }
-    uint32_t hash = level_hash(index->key, level, len);
+    uint32_t hash = level_hash(&index->key, level, len);
     struct keyed *k =
         ktable_find(atomic_load_explicit(&n->kids, memory_order_relaxed), level, len, hash);
     if (k != NULL)
@@ -626,7 +572,7 @@ static void node_prune(struct smq_index *index, struct node *n)
 static struct group *group_get(struct smq_index *index, struct node *n, struct smq_span name,
                                bool create)
 {
-    uint32_t hash = level_hash(index->key, name.ptr, name.len);
+    uint32_t hash = level_hash(&index->key, name.ptr, name.len);
     struct keyed *k = ktable_find(atomic_load_explicit(&n->groups, memory_order_relaxed), name.ptr,
                                   name.len, hash);
     if (k != NULL)
@@ -660,7 +606,7 @@ struct smq_index *smq_index_new(void)
 {
     struct smq_index *index = smq_calloc(1, sizeof(*index));
     index->root = node_new(NULL, 0, 0, NULL);
-    seed_key(index->key, index);
+    smq_hash_seed(&index->key);
     SMQ_ASSERT(pthread_mutex_init(&index->lock, NULL) == 0); /* cannot fail on Linux */
     atomic_init(&index->count, 0);
     return index;
@@ -866,7 +812,7 @@ void smq_index_match(struct smq_index *index, struct smq_span topic, smq_index_m
         if (kids != NULL) {
             const uint8_t *level = topic.ptr + f.pos;
             size_t len = end - f.pos;
-            struct keyed *k = ktable_find(kids, level, len, level_hash(index->key, level, len));
+            struct keyed *k = ktable_find(kids, level, len, level_hash(&index->key, level, len));
             next[0] = k ? CONTAINER(k, struct node, key) : NULL;
         }
         /* [MQTT-4.7.1-3] `+` matches exactly one level, an empty one included. */
