@@ -264,6 +264,7 @@ static int run(const struct smq_config *cfg)
     atomic_init(&b->next_session_id, 1);
     b->index = smq_index_new();
     b->retained = smq_retained_new();
+    smq_retained_set_max_bytes(b->retained, b->settings.max_retained_bytes);
     b->registry = smq_registry_new();
     struct main_loop m = {.broker = b};
     uv_loop_init(&m.loop);

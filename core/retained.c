@@ -114,9 +114,12 @@ struct smq_retained {
     /* Topics with a message. Only writers change it (under lock); every access is relaxed:
      * it is a statistic and a limit checked under the lock, and orders nothing. */
     _Atomic uint64_t count;
+    /* smq_msg_cost() of the stored messages, kept like count. */
+    _Atomic uint64_t bytes;
 
     /* --- writers --- */
     pthread_mutex_t lock; /* serializes smq_retained_set(); readers never take it */
+    uint64_t max_bytes;   /* set before any writer runs; 0 = no byte limit */
     size_t table_used;    /* under lock: slots of the current table not NULL */
     size_t table_live;    /* under lock: slots holding a node (not a tombstone) */
 };
@@ -503,21 +506,40 @@ static struct node *find_path(struct smq_retained *store, struct smq_span topic,
     return n;
 }
 
+/* Adds delta (which may be negative) to the stored bytes. Under lock. */
+static void add_bytes(struct smq_retained *store, int64_t delta)
+{
+    uint64_t bytes = atomic_load_explicit(&store->bytes, memory_order_relaxed);
+    atomic_store_explicit(&store->bytes, bytes + (uint64_t)delta, memory_order_relaxed);
+}
+
+/* True when bytes would stay within max_bytes after replacing `freed` bytes by `added`. */
+static bool bytes_fit(const struct smq_retained *store, size_t freed, size_t added)
+{
+    uint64_t bytes = atomic_load_explicit(&store->bytes, memory_order_relaxed);
+    return store->max_bytes == 0 || bytes - freed + added <= store->max_bytes;
+}
+
 static int store_msg(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages)
 {
-    size_t pos;
+    size_t pos, cost = smq_msg_cost(msg);
     struct node *n = find_path(store, msg->topic, &pos);
     if (pos > msg->topic.len) {
         struct smq_msg *old = atomic_load_explicit(&n->msg, memory_order_relaxed);
         if (old != NULL) {
-            /* Replacing is always allowed. Release: pairs with the acquire in report(). */
+            /* Replacing is allowed as long as the bytes stay within the limit. */
+            size_t old_cost = smq_msg_cost(old);
+            if (!bytes_fit(store, old_cost, cost))
+                return SMQ_ELIMIT;
+            /* Release: pairs with the acquire in report(). */
             atomic_store_explicit(&n->msg, smq_msg_ref(msg), memory_order_release);
+            add_bytes(store, (int64_t)cost - (int64_t)old_cost);
             retire_msg(old);
             return 0;
         }
     }
     uint64_t count = atomic_load_explicit(&store->count, memory_order_relaxed);
-    if (max_messages != 0 && count >= max_messages)
+    if ((max_messages != 0 && count >= max_messages) || !bytes_fit(store, 0, cost))
         return SMQ_ELIMIT;
     while (pos <= msg->topic.len) {
         size_t end = level_end(msg->topic, pos);
@@ -527,6 +549,7 @@ static int store_msg(struct smq_retained *store, struct smq_msg *msg, uint64_t m
     /* Release: pairs with the acquire in report(). */
     atomic_store_explicit(&n->msg, smq_msg_ref(msg), memory_order_release);
     atomic_store_explicit(&store->count, count + 1, memory_order_relaxed);
+    add_bytes(store, (int64_t)cost);
     return 0;
 }
 
@@ -544,6 +567,7 @@ static void delete_topic(struct smq_retained *store, struct smq_span topic)
     atomic_store_explicit(&store->count,
                           atomic_load_explicit(&store->count, memory_order_relaxed) - 1,
                           memory_order_relaxed);
+    add_bytes(store, -(int64_t)smq_msg_cost(old));
     retire_msg(old);
     prune(store, n);
 }
@@ -583,6 +607,7 @@ struct smq_retained *smq_retained_new(void)
     smq_hash_seed(&store->seed);
     atomic_init(&store->table, table_new(TABLE_MIN));
     atomic_init(&store->count, 0);
+    atomic_init(&store->bytes, 0);
     pthread_mutex_init(&store->lock, NULL);
     return store;
 }
@@ -614,6 +639,16 @@ void smq_retained_free(struct smq_retained *store)
     smq_free(atomic_load_explicit(&store->table, memory_order_relaxed));
     pthread_mutex_destroy(&store->lock);
     smq_free(store);
+}
+
+void smq_retained_set_max_bytes(struct smq_retained *store, uint64_t max_bytes)
+{
+    store->max_bytes = max_bytes;
+}
+
+uint64_t smq_retained_bytes(const struct smq_retained *store)
+{
+    return atomic_load_explicit(&((struct smq_retained *)store)->bytes, memory_order_relaxed);
 }
 
 uint64_t smq_retained_count(const struct smq_retained *store)

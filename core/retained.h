@@ -39,6 +39,13 @@ typedef void (*smq_retained_match_cb)(void *ctx, struct smq_msg *msg);
 void smq_retained_match(struct smq_retained *store, struct smq_span filter,
                         smq_retained_match_cb cb, void *ctx);
 
+/* Limits the smq_msg_cost() bytes of the stored messages (0 = no byte limit): a set that
+ * would go past it, new topic or replacement, returns SMQ_ELIMIT. Call before any writer. */
+void smq_retained_set_max_bytes(struct smq_retained *store, uint64_t max_bytes);
+
+/* Returns the smq_msg_cost() bytes of the stored messages. */
+uint64_t smq_retained_bytes(const struct smq_retained *store);
+
 /* Returns the number of topics with a retained message. */
 uint64_t smq_retained_count(const struct smq_retained *store);
 

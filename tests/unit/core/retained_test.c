@@ -721,3 +721,37 @@ Test(retained, concurrent_readers_and_writer)
     smq_retained_free(shared.store);
     rcu_barrier();
 }
+
+Test(retained, max_bytes_refuses_growth_but_allows_deletes)
+{
+    struct smq_retained *store = smq_retained_new();
+    struct smq_msg_init init = {.topic = smq_span_str("a"), .payload = smq_span_str("x"),
+                                .retain = true};
+    struct smq_msg *small = smq_msg_new(&init);
+    smq_retained_set_max_bytes(store, 2 * smq_msg_cost(small) + 1);
+    cr_assert_eq(smq_retained_set(store, small, 0), 0);
+    init.topic = smq_span_str("b");
+    struct smq_msg *second = smq_msg_new(&init);
+    cr_assert_eq(smq_retained_set(store, second, 0), 0);
+    cr_assert_eq(smq_retained_bytes(store), 2 * smq_msg_cost(small));
+    init.topic = smq_span_str("c");
+    struct smq_msg *third = smq_msg_new(&init);
+    cr_assert_eq(smq_retained_set(store, third, 0), SMQ_ELIMIT, "a new topic past the limit");
+    init.topic = smq_span_str("a");
+    init.payload = smq_span_str("a much longer payload than before");
+    struct smq_msg *bigger = smq_msg_new(&init);
+    cr_assert_eq(smq_retained_set(store, bigger, 0), SMQ_ELIMIT, "a replacement that grows");
+    init.payload = (struct smq_span){NULL, 0};
+    struct smq_msg *del = smq_msg_new(&init);
+    cr_assert_eq(smq_retained_set(store, del, 0), 0);
+    cr_assert_eq(smq_retained_count(store), 1);
+    cr_assert_eq(smq_retained_bytes(store), smq_msg_cost(second));
+    cr_assert_eq(smq_retained_set(store, third, 0), 0, "room again after the delete");
+    smq_msg_unref(small);
+    smq_msg_unref(second);
+    smq_msg_unref(third);
+    smq_msg_unref(bigger);
+    smq_msg_unref(del);
+    rcu_barrier();
+    smq_retained_free(store);
+}
