@@ -163,9 +163,10 @@ static void on_tick(uv_timer_t *timer)
     smq_sessions_expire(w);
 }
 
-static void on_before_poll(uv_prepare_t *prepare)
+/* Hands every dirty connection's output to libuv (and frees the ones closed meanwhile:
+ * see on_closed in conn.c). */
+static void flush_dirty(struct smq_worker *w)
 {
-    struct smq_worker *w = prepare->data;
     while (w->dirty) {
         struct smq_conn *c = w->dirty;
         w->dirty = c->dirty_next;
@@ -173,6 +174,12 @@ static void on_before_poll(uv_prepare_t *prepare)
         c->dirty_next = NULL;
         smq_conn_flush(c);
     }
+}
+
+static void on_before_poll(uv_prepare_t *prepare)
+{
+    struct smq_worker *w = prepare->data;
+    flush_dirty(w);
     if (w->rcu_online) {
         /* Offline implies a quiescent state: readers hold nothing across iterations. */
         rcu_thread_offline();
@@ -304,6 +311,7 @@ static void worker_main(void *arg)
     uv_prepare_start(&w->before_poll, on_before_poll);
     uv_timer_start(&w->tick, on_tick, 1000, 1000);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    flush_dirty(w); /* the loop ended: nothing polls again, free what closed last */
     if (!w->rcu_online)
         rcu_thread_online();
     w->rcu_online = true;
