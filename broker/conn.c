@@ -9,6 +9,7 @@
 #include "broker/acceptor.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/sessions.h"
 #include "broker/wbatch.h"
 #include "broker/worker.h"
 #include "core/alloc.h"
@@ -44,7 +45,7 @@ static void format_peer(struct smq_conn *c)
 
 const char *smq_conn_client_id(const struct smq_conn *c)
 {
-    return c->session ? c->session->client_id : "-";
+    return c->session ? smq_session_log_id(c->session) : "-";
 }
 
 static struct smq_decode_opts decode_opts(const struct smq_conn *c)

@@ -104,7 +104,8 @@ void smq_conn_fail(struct smq_conn *c, uint8_t reason, const char *what);
 void smq_conn_hand_over(struct smq_conn *c, struct smq_worker *to, const uint8_t *bytes,
                         uint32_t len);
 
-/* Returns the client id of c's session for logs, or "-" before CONNECT was accepted. */
+/* Returns the client id of c's session escaped for logs (smq_session_log_id), or "-"
+ * before CONNECT was accepted. */
 const char *smq_conn_client_id(const struct smq_conn *c);
 
 /* Refreshes c's keep-alive deadline after a complete packet. */

@@ -78,7 +78,8 @@ static uint8_t choose_client_id(struct smq_conn *c, const struct smq_connect *pk
 static void take_over(struct smq_session *s)
 {
     struct smq_conn *old = s->conn;
-    smq_log(SMQ_LOG_INFO, "session taken over client=%s old_addr=%s", s->client_id, old->addr);
+    smq_log(SMQ_LOG_INFO, "session taken over client=%s old_addr=%s", smq_session_log_id(s),
+            old->addr);
     if (old->version >= SMQ_V5) {
         struct smq_packet pkt = {.type = SMQ_DISCONNECT};
         pkt.u.disconnect.reason = SMQ_RC_SESSION_TAKEN_OVER;

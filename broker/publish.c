@@ -12,6 +12,7 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/sessions.h"
 #include "broker/worker.h"
 #include "core/alloc.h"
 #include "core/retained.h"
@@ -79,7 +80,7 @@ void smq_handle_publish(struct smq_conn *c, const struct smq_publish *pkt)
         smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages) < 0)
         smq_log_limited(&full_log, 10000, SMQ_LOG_WARNING,
                         "retained store full: not storing a retained message of client=%s",
-                        s->client_id);
+                        smq_session_log_id(s));
     smq_route(w, msg);
     smq_msg_unref(msg);
     if (pkt->qos == SMQ_QOS1)
@@ -227,7 +228,7 @@ void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
     if (smq_session_enqueue(&s->st, &d) != SMQ_ENQ_QUEUED) {
         smq_stat_add(&w->stats.msgs_dropped, 1);
         smq_log_limited(&drop_log, 10000, SMQ_LOG_WARNING,
-                        "queue full: dropping messages for client=%s", s->client_id);
+                        "queue full: dropping messages for client=%s", smq_session_log_id(s));
         return;
     }
     smq_pump(s);

@@ -12,6 +12,12 @@
 #include "core/retained.h"
 #include "core/topic_index.h"
 
+const char *smq_session_log_id(const struct smq_session *s)
+{
+    static _Thread_local char buf[128];
+    return smq_log_escape(buf, sizeof(buf), s->client_id, s->client_id_len);
+}
+
 struct smq_session_limits smq_session_limits_of(const struct smq_settings *set)
 {
     return (struct smq_session_limits){
@@ -147,7 +153,7 @@ void smq_sessions_expire(struct smq_worker *w)
         struct smq_session *next = s->next_offline;
         if (w->stopping || (s->expires_at_ms != 0 && s->expires_at_ms <= w->now_ms)) {
             if (!w->stopping)
-                smq_log(SMQ_LOG_INFO, "session expired client=%s", s->client_id);
+                smq_log(SMQ_LOG_INFO, "session expired client=%s", smq_session_log_id(s));
             smq_session_end(w, s);
         }
         s = next;

@@ -26,6 +26,10 @@ bool smq_session_add_sub(struct smq_session *s, struct smq_span filter, uint8_t 
 /* Removes filter from s's own list; returns false when s had no such subscription. */
 bool smq_session_remove_sub(struct smq_session *s, struct smq_span filter);
 
+/* Returns s's client id escaped for a log line (control characters as \xNN, cut at 96
+ * bytes), in a per-thread buffer valid until the next call on this thread. */
+const char *smq_session_log_id(const struct smq_session *s);
+
 /* Returns the session limits from the broker's settings. */
 struct smq_session_limits smq_session_limits_of(const struct smq_settings *set);
 
