@@ -361,6 +361,8 @@ static const char *close_reason_name(enum smq_close_reason why)
     switch (why) {
     case SMQ_CLOSE_CLIENT_DISCONNECT:
         return "client disconnected";
+    case SMQ_CLOSE_DISCONNECT_WITH_WILL:
+        return "client disconnected with will";
     case SMQ_CLOSE_PEER_CLOSED:
         return "connection closed by peer";
     case SMQ_CLOSE_SOCKET_ERROR:

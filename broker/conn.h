@@ -23,6 +23,7 @@ enum smq_conn_state {
 /* Why a connection ends; decides the will, the log line and the v5 DISCONNECT. */
 enum smq_close_reason {
     SMQ_CLOSE_CLIENT_DISCONNECT = 1, /* DISCONNECT received: no will */
+    SMQ_CLOSE_DISCONNECT_WITH_WILL,  /* v5 DISCONNECT 0x04: the will is published */
     SMQ_CLOSE_PEER_CLOSED,           /* EOF without DISCONNECT */
     SMQ_CLOSE_SOCKET_ERROR,
     SMQ_CLOSE_PROTOCOL_ERROR,

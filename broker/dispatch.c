@@ -12,7 +12,7 @@ static void handle_disconnect(struct smq_conn *c, const struct smq_reason_packet
         smq_msg_unref(c->will);
         c->will = NULL;
     }
-    smq_conn_close(c, c->will ? SMQ_CLOSE_PEER_CLOSED : SMQ_CLOSE_CLIENT_DISCONNECT);
+    smq_conn_close(c, c->will ? SMQ_CLOSE_DISCONNECT_WITH_WILL : SMQ_CLOSE_CLIENT_DISCONNECT);
 }
 
 void smq_handle_packet(struct smq_conn *c, const struct smq_packet *pkt, const uint8_t *raw,

@@ -109,7 +109,8 @@ static bool will_is_due(const struct smq_worker *w, int why)
     case SMQ_CLOSE_PROTOCOL_ERROR:
     case SMQ_CLOSE_KEEPALIVE:
     case SMQ_CLOSE_TAKEN_OVER:
-        return true; /* [MQTT-3.1.2-8]: every end but a DISCONNECT */
+    case SMQ_CLOSE_DISCONNECT_WITH_WILL:
+        return true; /* [MQTT-3.1.2-8]: every end but a DISCONNECT (5.0's 0x04 asks for it) */
     case SMQ_CLOSE_SHUTDOWN:
         return w->broker->settings.send_will_on_shutdown;
     default:
