@@ -130,6 +130,7 @@ int smq_acceptor_open(struct smq_acceptor *a, uv_loop_t *loop, struct smq_broker
         const struct smq_config_listener *lc = &cfg->listeners[i];
         l->broker = broker;
         l->max_connections = lc->max_connections;
+        l->max_topic_alias = lc->max_topic_alias;
         int rc = bind_listener(l, lc);
         if (rc < 0) {
             smq_log(SMQ_LOG_ERROR, "cannot listen on %s:%u: %s", lc->address ? lc->address : "*",

@@ -23,6 +23,7 @@ struct smq_listener {
     char name[80];                 /* "address:port" for logs */
     uint16_t port;                 /* the bound port (the kernel's choice for port 0) */
     int32_t max_connections;       /* -1: bounded by the descriptor limit only */
+    uint16_t max_topic_alias;      /* v5 Topic Alias Maximum we accept from a client */
     struct smq_broker *broker;     /* borrowed */
     struct smq_log_ratelimit emfile_log;
     /* --- shared: atomics only --- */

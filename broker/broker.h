@@ -55,6 +55,15 @@ struct smq_settings {
     uint32_t max_sessions;                 /* connected or not, across workers */
     uint64_t max_retained_bytes;
     bool connection_messages;              /* log a line per connect and disconnect */
+    /* MQTT 5.0 (config.h explains each). */
+    uint8_t max_qos;
+    bool wildcard_subscription_available;
+    bool subscription_identifier_available;
+    bool shared_subscription_available;
+    uint32_t max_session_expiry_interval;
+    uint16_t max_topic_alias_broker;
+    bool validate_payload_format;
+    bool response_information;
 };
 
 struct smq_broker {
@@ -132,6 +141,9 @@ struct smq_session {
     uint8_t version;
     bool clean;                 /* clean session / clean start: ends with its connection */
     int64_t expires_at_ms;      /* offline persistent session: when it ends, 0 = never */
+    uint32_t expiry_interval;   /* v5 Session Expiry Interval in effect, seconds */
+    struct smq_msg *pending_will; /* owned: a v5 will waiting for its Will Delay Interval */
+    int64_t will_at_ms;         /* when pending_will is published */
     struct smq_session_state st;
     struct smq_subscription *subs; /* owned array */
     uint32_t n_subs, subs_cap;

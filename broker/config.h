@@ -108,6 +108,16 @@ struct smq_config {
 
     /* Retained messages (the store is shared by every session). */
     bool retain_available;          /* [true] */
+
+    /* MQTT 5.0 capabilities announced in CONNACK and enforced. */
+    uint8_t max_qos;                           /* highest QoS accepted and granted [2] */
+    bool wildcard_subscription_available;      /* [true] */
+    bool subscription_identifier_available;    /* [true] */
+    bool shared_subscription_available;        /* [true] */
+    uint32_t max_session_expiry_interval;      /* seconds, caps a client's [4294967295] */
+    uint16_t max_topic_alias_broker;           /* aliases we assign per connection [10] */
+    bool validate_payload_format;              /* Payload Format 1 must be UTF-8 (0x99) [false] */
+    bool response_information;                 /* answer Request Response Information [false] */
     uint64_t max_retained_messages; /* topics with a retained message [1000000] */
     uint64_t max_retained_bytes;    /* bytes of them [256 MiB] */
 

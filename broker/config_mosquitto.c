@@ -91,8 +91,6 @@ static const struct mosquitto_key mosquitto_keys[] = {
     {"local_username", BRIDGE},
     {"log_timestamp_format", PLAIN},
     {"max_inflight_bytes", PLAIN},
-    {"max_qos", PLAIN},
-    {"max_topic_alias_broker", PLAIN},
     {"maximum_qos", PLAIN},
     {"memory_limit", PLAIN},
     {"message_size_limit", PLAIN},

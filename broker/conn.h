@@ -36,6 +36,9 @@ enum smq_close_reason {
 };
 
 struct smq_wbatch;
+struct smq_alias_in;
+struct smq_alias_out;
+struct smq_auth_state;
 
 struct smq_conn {
     uv_tcp_t tcp;
@@ -61,6 +64,14 @@ struct smq_conn {
     uint32_t partial_len, partial_cap, partial_need;
     struct smq_wbatch *out;           /* owned: output not yet handed to uv_write */
     struct smq_listener *listener;    /* borrowed: outlives every connection */
+    /* MQTT 5.0: what the client asked for in CONNECT (3.x: the zero values). */
+    uint32_t max_packet_out;          /* client's Maximum Packet Size, 0 = protocol maximum */
+    uint16_t topic_alias_max_out;     /* client's Topic Alias Maximum: aliases we may send */
+    uint16_t topic_alias_max_in;      /* Topic Alias Maximum we announced */
+    bool problem_info;                /* Request Problem Information (reason strings allowed) */
+    struct smq_alias_in *alias_in;    /* owned: aliases the client set, NULL until one is */
+    struct smq_alias_out *alias_out;  /* owned: aliases we set, NULL until one is */
+    struct smq_auth_state *auth;      /* owned: an enhanced authentication in progress */
     char addr[64];                    /* peer address for logs */
 };
 

@@ -203,6 +203,14 @@ static void settings_from_config(struct smq_settings *s, const struct smq_config
     s->max_sessions = cfg->max_sessions;
     s->max_retained_bytes = cfg->max_retained_bytes;
     s->connection_messages = cfg->connection_messages;
+    s->max_qos = cfg->max_qos;
+    s->wildcard_subscription_available = cfg->wildcard_subscription_available;
+    s->subscription_identifier_available = cfg->subscription_identifier_available;
+    s->shared_subscription_available = cfg->shared_subscription_available;
+    s->max_session_expiry_interval = cfg->max_session_expiry_interval;
+    s->max_topic_alias_broker = cfg->max_topic_alias_broker;
+    s->validate_payload_format = cfg->validate_payload_format;
+    s->response_information = cfg->response_information;
 }
 
 struct main_loop {

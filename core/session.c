@@ -22,6 +22,24 @@ void smq_session_state_init(struct smq_session_state *st, const struct smq_sessi
     if (st->limits.max_inflight == 0)
         st->limits.max_inflight = 1;
     st->next_packet_id = 1;
+    st->window = st->limits.max_inflight;
+}
+
+void smq_delivery_release(struct smq_delivery *d)
+{
+    smq_msg_unref(d->msg);
+    d->msg = NULL;
+    smq_free(d->more_sub_ids);
+    d->more_sub_ids = NULL;
+    d->n_more_sub_ids = 0;
+}
+
+void smq_session_set_window(struct smq_session_state *st, uint16_t receive_max)
+{
+    uint16_t w = st->limits.max_inflight;
+    if (receive_max != 0 && receive_max < w)
+        w = receive_max;
+    st->window = w;
 }
 
 static struct smq_delivery *queue_at(struct smq_session_state *st, uint32_t i)
@@ -37,10 +55,10 @@ static struct smq_inflight *inflight_at(struct smq_session_state *st, uint16_t i
 void smq_session_state_dispose(struct smq_session_state *st)
 {
     for (uint32_t i = 0; i < st->queue_len; i++)
-        smq_msg_unref(queue_at(st, i)->msg);
+        smq_delivery_release(queue_at(st, i));
     for (uint16_t i = 0; i < st->inflight_len; i++)
-        smq_msg_unref(inflight_at(st, i)->d.msg);
-    smq_msg_unref(st->last_qos0.msg);
+        smq_delivery_release(&inflight_at(st, i)->d);
+    smq_delivery_release(&st->last_qos0);
     smq_free(st->queue);
     smq_free(st->inflight);
     smq_free(st->awaiting_rel);
@@ -66,7 +84,7 @@ static bool goes_out_at_once(const struct smq_session_state *st, bool qos0)
 {
     if (!st->online)
         return false;
-    uint32_t room = (uint32_t)(st->limits.max_inflight - st->inflight_len);
+    uint32_t room = st->inflight_len < st->window ? (uint32_t)(st->window - st->inflight_len) : 0;
     return st->queue_len < room || (qos0 && st->queue_len == 0);
 }
 
@@ -90,11 +108,13 @@ enum smq_enqueue_result smq_session_enqueue(struct smq_session_state *st,
     size_t cost = smq_msg_cost(d->msg);
     if (qos0 && !st->online && !st->limits.queue_qos0_offline) {
         st->dropped_qos0++;
-        smq_msg_unref(d->msg);
+        struct smq_delivery dropped = *d;
+        smq_delivery_release(&dropped);
         return SMQ_ENQ_DROPPED_QOS0;
     }
     if (!queue_has_room(st, cost, qos0)) {
-        smq_msg_unref(d->msg);
+        struct smq_delivery dropped = *d;
+        smq_delivery_release(&dropped);
         if (qos0) {
             st->dropped_qos0++;
             return SMQ_ENQ_DROPPED_QOS0;
@@ -166,20 +186,20 @@ bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_s
         return true;
     while (st->queue_len > 0) {
         struct smq_delivery *head = queue_at(st, 0);
-        if (head->qos > 0 && st->inflight_len >= st->limits.max_inflight)
+        if (head->qos > 0 && st->inflight_len >= st->window)
             return false; /* the window is full: wait for an acknowledgement */
         struct smq_delivery d;
         queue_pop(st, &d);
         if (smq_msg_is_expired(d.msg, now_ms)) {
             st->dropped_expired++;
-            smq_msg_unref(d.msg);
+            smq_delivery_release(&d);
             continue;
         }
         out->kind = SMQ_SEND_PUBLISH;
         out->dup = false;
         if (d.qos == SMQ_QOS0) {
             /* The caller sends it before the next call; park it in a slot we own. */
-            smq_msg_unref(st->last_qos0.msg);
+            smq_delivery_release(&st->last_qos0);
             st->last_qos0 = d;
             out->d = &st->last_qos0;
             out->packet_id = 0;
@@ -207,8 +227,7 @@ void smq_session_resume(struct smq_session_state *st)
 void smq_session_suspend(struct smq_session_state *st)
 {
     st->online = false;
-    smq_msg_unref(st->last_qos0.msg);
-    st->last_qos0.msg = NULL;
+    smq_delivery_release(&st->last_qos0);
 }
 
 /* Returns the position of the entry with id in state, or -1. */
@@ -243,8 +262,7 @@ static int complete(struct smq_session_state *st, uint16_t id, uint8_t state)
     if (i < 0)
         return SMQ_ENOENT;
     struct smq_inflight *f = inflight_at(st, (uint16_t)i);
-    smq_msg_unref(f->d.msg);
-    f->d.msg = NULL;
+    smq_delivery_release(&f->d);
     inflight_remove(st, (uint16_t)i);
     return 0;
 }
@@ -263,8 +281,7 @@ int smq_session_on_pubrec(struct smq_session_state *st, uint16_t packet_id)
     /* 4.3.3: after PUBREC the PUBLISH is never sent again, only PUBREL; the message is
      * released now so a client slow to PUBCOMP holds an identifier, not a payload. */
     f->state = SMQ_OUT_WAIT_PUBCOMP;
-    smq_msg_unref(f->d.msg);
-    f->d.msg = NULL;
+    smq_delivery_release(&f->d);
     return 0;
 }
 
@@ -316,7 +333,7 @@ void smq_session_drop_qos0(struct smq_session_state *st)
         struct smq_delivery d = *queue_at(st, i);
         if (d.qos == SMQ_QOS0) {
             st->queued_bytes -= smq_msg_cost(d.msg);
-            smq_msg_unref(d.msg);
+            smq_delivery_release(&d);
             st->dropped_qos0++;
         } else {
             *queue_at(st, kept++) = d;
@@ -339,6 +356,5 @@ void smq_session_trim(struct smq_session_state *st)
         st->inflight_head = 0;
         st->resend_pos = 0;
     }
-    smq_msg_unref(st->last_qos0.msg);
-    st->last_qos0.msg = NULL;
+    smq_delivery_release(&st->last_qos0);
 }

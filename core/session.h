@@ -17,6 +17,7 @@
 
 struct smq_session_limits {
     uint16_t max_inflight;        /* QoS 1/2 messages sent and not yet acknowledged */
+                                  /* (the inflight ring's capacity; see window below) */
     uint32_t max_queued_messages; /* waiting behind the window (0 = none may wait) */
     uint64_t max_queued_bytes;    /* smq_msg_cost() of those (0 = no byte limit) */
     uint16_t max_awaiting_rel;    /* inbound QoS 2 identifiers awaiting PUBREL */
@@ -26,10 +27,18 @@ struct smq_session_limits {
 /* One message on its way to this session's client. */
 struct smq_delivery {
     struct smq_msg *msg;      /* owned: one reference */
-    uint32_t subscription_id; /* v5, 0 when none */
+    uint32_t subscription_id; /* v5, 0 when none: the first matching subscription's */
+    /* v5: the identifiers of the other matching subscriptions of this session [MQTT-3.3.4-3
+     * note]: owned, NULL when n_more_sub_ids is 0 (the usual case costs no allocation). */
+    uint32_t *more_sub_ids;
+    uint16_t n_more_sub_ids;
     uint8_t qos;              /* the QoS it is sent with: min(message, granted) */
     bool retain;              /* the RETAIN flag to send */
+    bool shared;              /* came through a shared subscription (may go to another member) */
 };
+
+/* Releases what a delivery owns (its message reference and extra identifiers). */
+void smq_delivery_release(struct smq_delivery *d);
 
 enum smq_outbound_state {
     SMQ_OUT_WAIT_PUBACK = 1,  /* QoS 1 sent */
@@ -61,6 +70,9 @@ struct smq_session_state {
     uint16_t inflight_cap, inflight_head, inflight_len;
     uint16_t resend_pos;          /* entries before it were (re)sent on this connection */
     uint16_t next_packet_id;
+    /* New QoS 1/2 sends stop at this many inflight: min(max_inflight, the client's v5
+     * Receive Maximum) [MQTT-4.9.0-2]; set per connection by smq_session_set_window(). */
+    uint16_t window;
     /* Inbound QoS 2 identifiers awaiting PUBREL. */
     uint16_t *awaiting_rel;       /* owned */
     uint16_t awaiting_rel_len, awaiting_rel_cap;
@@ -95,6 +107,10 @@ bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_s
 /* Marks the connection up or down. Going up makes every inflight message due again
  * [MQTT-4.4.0-1]: resent with DUP (PUBLISH) or as PUBREL, in the original order. */
 void smq_session_resume(struct smq_session_state *st);
+
+/* Sets the send window for the current connection: min(limits.max_inflight, receive_max),
+ * receive_max 0 meaning none given (65,535). */
+void smq_session_set_window(struct smq_session_state *st, uint16_t receive_max);
 void smq_session_suspend(struct smq_session_state *st);
 
 /* Acknowledgements from the client. Each returns 0, or SMQ_ENOENT for an identifier that is

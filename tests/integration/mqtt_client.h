@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -33,6 +34,7 @@ struct tmsg {
     int payloadlen;
     int qos;
     bool retain;
+    mosquitto_property *props; /* owned: v5 properties as received (NULL for 3.x) */
 };
 
 struct tc {
@@ -46,6 +48,12 @@ struct tc {
     int n_granted;
     struct tmsg *msgs; /* every message received, in order */
     int n_msgs, cap_msgs;
+    /* v5 (tc_new5) */
+    mosquitto_property *connack_props; /* owned: the CONNACK's properties */
+    int disconnect_reason;             /* reason of the server's DISCONNECT, or -1 */
+    mosquitto_property *disconnect_props; /* owned */
+    int pub_reasons[64];               /* PUBACK/PUBREC/PUBCOMP reasons, in order */
+    int n_pub_reasons;
 };
 
 #define TC_MAX 64
@@ -86,6 +94,7 @@ static inline void tc_on_message(struct mosquitto *m, void *obj,
     t->payloadlen = msg->payloadlen;
     t->qos = msg->qos;
     t->retain = msg->retain;
+    t->props = NULL;
 }
 
 static inline void tc_on_subscribe(struct mosquitto *m, void *obj, int mid, int count,
@@ -115,6 +124,47 @@ static inline void tc_on_publish(struct mosquitto *m, void *obj, int mid)
     c->publishes_done++;
 }
 
+static inline void tc_on_connect_v5(struct mosquitto *m, void *obj, int rc, int flags,
+                                    const mosquitto_property *props)
+{
+    struct tc *c = obj;
+    mosquitto_property_free_all(&c->connack_props);
+    mosquitto_property_copy_all(&c->connack_props, props);
+    tc_on_connect(m, obj, rc, flags);
+}
+
+static inline void tc_on_disconnect_v5(struct mosquitto *m, void *obj, int rc,
+                                       const mosquitto_property *props)
+{
+    struct tc *c = obj;
+    (void)m;
+    /* libmosquitto reports the server's DISCONNECT reason as rc; a socket close as
+     * MOSQ_ERR_CONN_LOST and friends. */
+    c->disconnect_reason = rc;
+    mosquitto_property_free_all(&c->disconnect_props);
+    mosquitto_property_copy_all(&c->disconnect_props, props);
+    c->disconnected = true;
+}
+
+static inline void tc_on_message_v5(struct mosquitto *m, void *obj,
+                                    const struct mosquitto_message *msg,
+                                    const mosquitto_property *props)
+{
+    struct tc *c = obj;
+    tc_on_message(m, obj, msg);
+    mosquitto_property_copy_all(&c->msgs[c->n_msgs - 1].props, props);
+}
+
+static inline void tc_on_publish_v5(struct mosquitto *m, void *obj, int mid, int reason,
+                                    const mosquitto_property *props)
+{
+    struct tc *c = obj;
+    (void)props;
+    if (c->n_pub_reasons < 64)
+        c->pub_reasons[c->n_pub_reasons++] = reason;
+    tc_on_publish(m, obj, mid);
+}
+
 /* A new, unconnected 3.1.1 client with client id id (NULL: libmosquitto picks one). */
 static inline struct tc *tc_new(const char *id, bool clean)
 {
@@ -142,10 +192,34 @@ static inline struct tc *tc_new(const char *id, bool clean)
     return c;
 }
 
+/* A new, unconnected MQTT 5.0 client (clean = Clean Start) recording properties. */
+static inline struct tc *tc_new5(const char *id, bool clean)
+{
+    struct tc *c = tc_new(id, clean);
+    if (c == NULL)
+        return NULL;
+    c->disconnect_reason = -1;
+    mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    /* libmosquitto calls both the 3.x and the v5 callback when both are set. */
+    mosquitto_connect_with_flags_callback_set(c->m, NULL);
+    mosquitto_disconnect_callback_set(c->m, NULL);
+    mosquitto_message_callback_set(c->m, NULL);
+    mosquitto_publish_callback_set(c->m, NULL);
+    mosquitto_connect_v5_callback_set(c->m, tc_on_connect_v5);
+    mosquitto_disconnect_v5_callback_set(c->m, tc_on_disconnect_v5);
+    mosquitto_message_v5_callback_set(c->m, tc_on_message_v5);
+    mosquitto_publish_v5_callback_set(c->m, tc_on_publish_v5);
+    return c;
+}
+
 static inline void tc_free(struct tc *c)
 {
     if (c == NULL)
         return;
+    for (int i = 0; i < c->n_msgs; i++)
+        mosquitto_property_free_all(&c->msgs[i].props);
+    mosquitto_property_free_all(&c->connack_props);
+    mosquitto_property_free_all(&c->disconnect_props);
     for (int i = 0; i < TC_MAX; i++) {
         if (tc_live[i] == c)
             tc_live[i] = NULL;
@@ -223,6 +297,78 @@ static inline int tc_connect(struct tc *c, const struct broker_proc *b, int keep
         return -1;
     WAIT_FOR(c->connack >= 0 || c->disconnected, 5000);
     return c->connack;
+}
+
+/* Connects a v5 client with CONNECT properties (may be NULL); returns the CONNACK reason
+ * code or -1. */
+static inline int tc_connect5(struct tc *c, const struct broker_proc *b, int keepalive,
+                              const mosquitto_property *props)
+{
+    c->connack = -1;
+    c->disconnected = false;
+    c->disconnect_reason = -1;
+    if (mosquitto_connect_bind_v5(c->m, "127.0.0.1", b->port, keepalive, NULL, props) !=
+        MOSQ_ERR_SUCCESS)
+        return -1;
+    WAIT_FOR(c->connack >= 0 || c->disconnected, 5000);
+    return c->connack;
+}
+
+/* v5 SUBSCRIBE with options (MQTT_SUB_OPT_*) and properties (may be NULL); returns the
+ * reason code of the SUBACK, or -1. */
+static inline int tc_subscribe5(struct tc *c, const char *filter, int qos, int options,
+                                const mosquitto_property *props)
+{
+    int before = c->subacks;
+    if (mosquitto_subscribe_v5(c->m, NULL, filter, qos, options, props) != MOSQ_ERR_SUCCESS)
+        return -1;
+    WAIT_FOR(c->subacks > before || c->disconnected, 5000);
+    if (c->subacks == before)
+        return -1;
+    return c->granted[c->n_granted - 1];
+}
+
+/* v5 PUBLISH with properties (may be NULL); waits like tc_publish. Returns 0 or -1; the
+ * acknowledgement's reason is the last of c->pub_reasons. */
+static inline int tc_publish5(struct tc *c, const char *topic, const char *payload, int qos,
+                              bool retain, const mosquitto_property *props)
+{
+    int before = c->publishes_done;
+    if (mosquitto_publish_v5(c->m, NULL, topic, (int)strlen(payload), payload, qos, retain,
+                             props) != MOSQ_ERR_SUCCESS)
+        return -1;
+    WAIT_FOR(c->publishes_done > before || c->disconnected, 5000);
+    return c->publishes_done > before ? 0 : -1;
+}
+
+/* Returns the integer value of property id in props (byte, 2-byte or 4-byte, or varint),
+ * or -1 when absent. */
+static inline long tc_prop_int(const mosquitto_property *props, int id)
+{
+    uint8_t b;
+    uint16_t s16;
+    uint32_t s32;
+    if (mosquitto_property_read_byte(props, id, &b, false))
+        return b;
+    if (mosquitto_property_read_int16(props, id, &s16, false))
+        return s16;
+    if (mosquitto_property_read_int32(props, id, &s32, false))
+        return (long)s32;
+    if (mosquitto_property_read_varint(props, id, &s32, false))
+        return (long)s32;
+    return -1;
+}
+
+/* Copies the string property id of props into out (NUL-terminated); returns false when
+ * absent. */
+static inline bool tc_prop_str(const mosquitto_property *props, int id, char *out, size_t cap)
+{
+    char *v = NULL;
+    if (!mosquitto_property_read_string(props, id, &v, false))
+        return false;
+    snprintf(out, cap, "%s", v);
+    free(v);
+    return true;
 }
 
 /* Subscribes and waits for the SUBACK; returns the granted QoS (or 0x80), or -1. */
