@@ -227,7 +227,9 @@ static bool parse_duration(const char *s, uint32_t *out)
 void smq__config_store_int(void *base, const struct smq__config_key *d, int64_t v)
 {
     char *at = (char *)base + d->offset;
-    if (d->size == sizeof(uint16_t)) {
+    if (d->size == sizeof(uint8_t)) {
+        *(uint8_t *)at = (uint8_t)v;
+    } else if (d->size == sizeof(uint16_t)) {
         uint16_t x = (uint16_t)v;
         memcpy(at, &x, sizeof(x));
     } else if (d->size == sizeof(uint32_t) && d->min < 0) {

@@ -144,6 +144,14 @@ static void assert_same_config(const struct smq_config *a, const struct smq_conf
     cr_assert_eq(a->max_subscriptions_per_session, b->max_subscriptions_per_session);
     cr_assert_eq(a->max_user_properties, b->max_user_properties);
     cr_assert_eq(a->retain_available, b->retain_available);
+    cr_assert_eq(a->max_qos, b->max_qos);
+    cr_assert_eq(a->wildcard_subscription_available, b->wildcard_subscription_available);
+    cr_assert_eq(a->subscription_identifier_available, b->subscription_identifier_available);
+    cr_assert_eq(a->shared_subscription_available, b->shared_subscription_available);
+    cr_assert_eq(a->max_session_expiry_interval, b->max_session_expiry_interval);
+    cr_assert_eq(a->max_topic_alias_broker, b->max_topic_alias_broker);
+    cr_assert_eq(a->validate_payload_format, b->validate_payload_format);
+    cr_assert_eq(a->response_information, b->response_information);
     cr_assert_eq(a->max_retained_messages, b->max_retained_messages);
     cr_assert_eq(a->max_retained_bytes, b->max_retained_bytes);
     cr_assert_eq(a->log_types, b->log_types);
@@ -201,6 +209,14 @@ static const struct {
     {"max_subscriptions_per_session", "64"},
     {"max_user_properties", "8"},
     {"retain_available", "false"},
+    {"max_qos", "1"},
+    {"wildcard_subscription_available", "false"},
+    {"subscription_identifier_available", "false"},
+    {"shared_subscription_available", "false"},
+    {"max_session_expiry_interval", "3600"},
+    {"max_topic_alias_broker", "5"},
+    {"validate_payload_format", "true"},
+    {"response_information", "true"},
     {"max_retained_messages", "777"},
     {"max_retained_bytes", "1048576"},
     {"log_type", "debug"},
@@ -246,6 +262,14 @@ static void check_every_key(const struct smq_config *c)
     cr_assert_eq(c->max_subscriptions_per_session, 64);
     cr_assert_eq(c->max_user_properties, 8);
     cr_assert_not(c->retain_available);
+    cr_assert_eq(c->max_qos, 1);
+    cr_assert_not(c->wildcard_subscription_available);
+    cr_assert_not(c->subscription_identifier_available);
+    cr_assert_not(c->shared_subscription_available);
+    cr_assert_eq(c->max_session_expiry_interval, 3600);
+    cr_assert_eq(c->max_topic_alias_broker, 5);
+    cr_assert(c->validate_payload_format);
+    cr_assert(c->response_information);
     cr_assert_eq(c->max_retained_messages, 777);
     cr_assert_eq(c->max_retained_bytes, 1048576);
     cr_assert_eq(c->log_types, SMQ_CONFIG_LOG_DEBUG);
@@ -863,7 +887,7 @@ Test(config, mosquitto_keys_of_every_kind_are_warnings)
         "bridge_protocol_version mqttv311",
         "auth_opt_backend files",
         "plugin_opt_x y",
-        "max_qos 1",
+        "max_inflight_bytes 100",
         "websockets_log_level 0",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         "retry_interval 20",
