@@ -23,8 +23,10 @@ void smq_refuse_undecodable_connect(struct smq_conn *c, const struct smq_packet 
 /* publish.c */
 void smq_handle_publish(struct smq_conn *c, const struct smq_publish *pkt);
 void smq_handle_ack(struct smq_conn *c, uint8_t type, const struct smq_ack *ack);
-/* Routes msg to every matching subscription on every worker. Takes no ownership. */
-void smq_route(struct smq_worker *w, struct smq_msg *msg);
+/* route.c */
+/* Routes msg to every matching subscription on every worker. Takes no ownership. Returns
+ * the number of sessions it went to (0: no matching subscriber). */
+uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg);
 /* Delivers msg to the local session of target. */
 void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
                        const struct smq_sub_target *target);

@@ -74,14 +74,14 @@ static void post_to_shard(struct smq_worker *w, struct smq_msg *msg,
     smq_worker_post(&w->broker->workers[t[0].shard], &d->item);
 }
 
-void smq_route(struct smq_worker *w, struct smq_msg *msg)
+uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg)
 {
     struct collect col = {w, msg};
     w->scratch_len = 0;
     smq_index_match(w->broker->index, msg->topic, collect_target, &col);
     uint32_t n = w->scratch_len;
     if (n == 0)
-        return;
+        return 0;
     if (n > 1)
         qsort(w->scratch, n, sizeof(*w->scratch), by_shard_then_session);
     n = dedupe(w->scratch, n);
@@ -103,6 +103,7 @@ void smq_route(struct smq_worker *w, struct smq_msg *msg)
     }
     if (t != stack)
         smq_free(t);
+    return n;
 }
 
 void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
