@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "proto/props.h"
+#include "proto/utf8.h"
 
 /* Copies s to *cursor and returns the view of the copy. */
 static struct smq_span pack(uint8_t **cursor, struct smq_span s)
@@ -80,7 +81,8 @@ struct smq_msg *smq_msg_new(const struct smq_msg_init *init)
         copy_props(msg, init->props, &cursor);
         if (smq_props_has(init->props, SMQ_PROP_MESSAGE_EXPIRY)) {
             msg->has_expiry = true;
-            msg->expires_at_ms = init->now_ms + (int64_t)init->props->message_expiry * 1000;
+            msg->expiry_interval = init->props->message_expiry;
+            smq_msg_restart_expiry(msg, init->now_ms);
         }
     }
     return msg;
@@ -92,6 +94,29 @@ void smq_msg_unref(struct smq_msg *msg)
         return;
     if (atomic_fetch_sub_explicit(&msg->refs, 1, memory_order_acq_rel) == 1)
         smq_free(msg);
+}
+
+void smq_msg_restart_expiry(struct smq_msg *msg, int64_t now_ms)
+{
+    if (msg->has_expiry)
+        msg->expires_at_ms = now_ms + (int64_t)msg->expiry_interval * 1000;
+}
+
+bool smq_msg_payload_is_utf8(struct smq_span payload)
+{
+    /* A 0x00 byte is never part of a multi-byte sequence, so the payload is well-formed
+     * exactly when every run between NULs is a valid MQTT string. */
+    if (payload.len == 0)
+        return true;
+    const uint8_t *p = payload.ptr, *end = payload.ptr + payload.len;
+    while (p < end) {
+        const uint8_t *nul = memchr(p, 0, (size_t)(end - p));
+        const uint8_t *stop = nul ? nul : end;
+        if (!smq_utf8_is_valid(p, (size_t)(stop - p)))
+            return false;
+        p = nul ? nul + 1 : end;
+    }
+    return true;
 }
 
 uint32_t smq_msg_expiry_left(const struct smq_msg *msg, int64_t now_ms)

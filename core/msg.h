@@ -3,7 +3,8 @@
  *
  * It is built once from a decoded PUBLISH (or a will) in a single allocation that holds the
  * topic, the payload and the properties to forward, so a fan-out to N subscribers copies the
- * payload zero times. After smq_msg_new() nothing in it changes except the refcount. */
+ * payload zero times. After smq_msg_new() nothing in it changes except the refcount (and
+ * a will's expiry clock, restarted before anyone else sees the message). */
 #ifndef SMQ_CORE_MSG_H
 #define SMQ_CORE_MSG_H
 
@@ -33,12 +34,13 @@ struct smq_msg {
      * acq_rel so that the last owner's free sees every other owner's reads done. */
     atomic_uint refs;
 
-    /* --- immutable after smq_msg_new(); read by any thread --- */
+    /* --- immutable once shared (smq_msg_new, smq_msg_restart_expiry); read by any thread --- */
     uint8_t qos;
     bool retain;
     bool has_expiry;
     uint64_t origin_session;
     int64_t expires_at_ms;    /* valid when has_expiry: creator's clock + Message Expiry */
+    uint32_t expiry_interval; /* valid when has_expiry: the Message Expiry Interval received */
     struct smq_span topic;    /* views into data[] */
     struct smq_span payload;
     struct smq_props props;   /* forwarded v5 properties; spans view data[] */
@@ -67,6 +69,15 @@ static inline bool smq_msg_is_expired(const struct smq_msg *msg, int64_t now_ms)
 /* Returns the whole seconds of Message Expiry left at now_ms (at least 1 while not expired),
  * for the Message Expiry Interval sent on forwarding [MQTT-3.3.2-6]. */
 uint32_t smq_msg_expiry_left(const struct smq_msg *msg, int64_t now_ms);
+
+/* Starts msg's Message Expiry over at now_ms. Only for a message nobody else holds yet: a
+ * will, built at CONNECT, whose interval counts from its publication (3.1.3.2.4). */
+void smq_msg_restart_expiry(struct smq_msg *msg, int64_t now_ms);
+
+/* Returns true when payload is well-formed UTF-8 (RFC 3629), what a Payload Format
+ * Indicator of 1 promises (3.3.2.3.2): the MQTT string rules without their ban on U+0000,
+ * a character like any other in a payload. */
+bool smq_msg_payload_is_utf8(struct smq_span payload);
 
 /* Returns the bytes the message accounts for in queue budgets. */
 size_t smq_msg_cost(const struct smq_msg *msg);

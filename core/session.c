@@ -157,17 +157,38 @@ static uint16_t allocate_packet_id(struct smq_session_state *st)
     }
 }
 
-/* Retransmits the next due inflight entry after a resume. */
-static bool next_resend(struct smq_session_state *st, struct smq_send *out)
+static void inflight_remove(struct smq_session_state *st, uint16_t i);
+
+/* True for an inflight QoS 1 message whose expiry passed: it is dropped rather than resent.
+ * Its delivery had started, which the spec lets finish [MQTT-3.3.2-5], but a client that has
+ * it already acknowledged it, and one that has not gets nothing stale (Mosquitto does the
+ * same). QoS 2 awaiting PUBREC is always resent: the client may hold its packet identifier
+ * until PUBREL and would take a new message reusing that identifier for this one
+ * [MQTT-4.3.3-10]. */
+static bool resend_expired(const struct smq_inflight *f, int64_t now_ms)
 {
-    if (st->resend_pos >= st->inflight_len)
-        return false;
-    struct smq_inflight *f = inflight_at(st, st->resend_pos++);
-    out->d = &f->d;
-    out->packet_id = f->packet_id;
-    out->kind = f->state == SMQ_OUT_WAIT_PUBCOMP ? SMQ_SEND_PUBREL : SMQ_SEND_PUBLISH;
-    out->dup = out->kind == SMQ_SEND_PUBLISH; /* [MQTT-3.3.1-1] */
-    return true;
+    return f->state == SMQ_OUT_WAIT_PUBACK && smq_msg_is_expired(f->d.msg, now_ms);
+}
+
+/* Retransmits the next due inflight entry after a resume. */
+static bool next_resend(struct smq_session_state *st, int64_t now_ms, struct smq_send *out)
+{
+    while (st->resend_pos < st->inflight_len) {
+        struct smq_inflight *f = inflight_at(st, st->resend_pos);
+        if (resend_expired(f, now_ms)) {
+            st->dropped_expired++;
+            smq_delivery_release(&f->d);
+            inflight_remove(st, st->resend_pos); /* the next entry moves into its place */
+            continue;
+        }
+        st->resend_pos++;
+        out->d = &f->d;
+        out->packet_id = f->packet_id;
+        out->kind = f->state == SMQ_OUT_WAIT_PUBCOMP ? SMQ_SEND_PUBREL : SMQ_SEND_PUBLISH;
+        out->dup = out->kind == SMQ_SEND_PUBLISH; /* [MQTT-3.3.1-1] */
+        return true;
+    }
+    return false;
 }
 
 static void ensure_inflight_ring(struct smq_session_state *st)
@@ -182,7 +203,7 @@ bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_s
 {
     if (!st->online)
         return false;
-    if (next_resend(st, out))
+    if (next_resend(st, now_ms, out))
         return true;
     while (st->queue_len > 0) {
         struct smq_delivery *head = queue_at(st, 0);
@@ -290,6 +311,27 @@ int smq_session_on_pubcomp(struct smq_session_state *st, uint16_t packet_id)
     return complete(st, packet_id, SMQ_OUT_WAIT_PUBCOMP);
 }
 
+int smq_session_on_pubrec_error(struct smq_session_state *st, uint16_t packet_id)
+{
+    return complete(st, packet_id, SMQ_OUT_WAIT_PUBREC);
+}
+
+void smq_session_discard(struct smq_session_state *st, const struct smq_send *snd)
+{
+    if (snd->d == &st->last_qos0) {
+        smq_delivery_release(&st->last_qos0);
+        return;
+    }
+    for (uint16_t i = 0; i < st->inflight_len; i++) {
+        struct smq_inflight *f = inflight_at(st, i);
+        if (&f->d == snd->d) {
+            smq_delivery_release(&f->d);
+            inflight_remove(st, i);
+            return;
+        }
+    }
+}
+
 int smq_session_on_qos2_publish(struct smq_session_state *st, uint16_t packet_id)
 {
     for (uint16_t i = 0; i < st->awaiting_rel_len; i++) {
@@ -310,7 +352,8 @@ int smq_session_on_qos2_publish(struct smq_session_state *st, uint16_t packet_id
     return 1;
 }
 
-int smq_session_on_pubrel(struct smq_session_state *st, uint16_t packet_id)
+/* Forgets an inbound QoS 2 identifier; returns 0, or SMQ_ENOENT when it was not kept. */
+static int forget_awaiting(struct smq_session_state *st, uint16_t packet_id)
 {
     for (uint16_t i = 0; i < st->awaiting_rel_len; i++) {
         if (st->awaiting_rel[i] == packet_id) {
@@ -324,6 +367,16 @@ int smq_session_on_pubrel(struct smq_session_state *st, uint16_t packet_id)
         }
     }
     return SMQ_ENOENT;
+}
+
+int smq_session_on_pubrel(struct smq_session_state *st, uint16_t packet_id)
+{
+    return forget_awaiting(st, packet_id);
+}
+
+void smq_session_cancel_qos2(struct smq_session_state *st, uint16_t packet_id)
+{
+    forget_awaiting(st, packet_id);
 }
 
 void smq_session_drop_qos0(struct smq_session_state *st)

@@ -101,7 +101,8 @@ enum smq_enqueue_result smq_session_enqueue(struct smq_session_state *st,
 
 /* Returns the next packet to send while the window allows: first retransmissions after
  * smq_session_resume() (PUBLISH with DUP, or PUBREL), then queued messages. Expired
- * messages are dropped on the way. Returns false when nothing may be sent now. */
+ * messages are dropped on the way (counted in dropped_expired): queued ones, and inflight
+ * QoS 1 ones due for retransmission. Returns false when nothing may be sent now. */
 bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_send *out);
 
 /* Marks the connection up or down. Going up makes every inflight message due again
@@ -118,6 +119,14 @@ void smq_session_suspend(struct smq_session_state *st);
 int smq_session_on_puback(struct smq_session_state *st, uint16_t packet_id);
 int smq_session_on_pubrec(struct smq_session_state *st, uint16_t packet_id);
 int smq_session_on_pubcomp(struct smq_session_state *st, uint16_t packet_id);
+/* A v5 PUBREC with a reason code of 0x80 or more: the message was refused and its flow ends
+ * there, without PUBREL [MQTT-4.3.3-4]; its packet identifier and window slot are free. */
+int smq_session_on_pubrec_error(struct smq_session_state *st, uint16_t packet_id);
+
+/* Drops the PUBLISH that smq_session_next() just returned in snd without sending it (it is
+ * larger than the client's Maximum Packet Size): a QoS 1/2 one leaves the inflight window as
+ * if it had been acknowledged [MQTT-3.1.2-25]. Call before any other call on st. */
+void smq_session_discard(struct smq_session_state *st, const struct smq_send *snd);
 
 /* Inbound QoS 2 PUBLISH with packet_id: returns 1 when new (deliver it, send PUBREC), 0 when
  * a retransmission of one not yet released (send PUBREC only), SMQ_ELIMIT when
@@ -127,6 +136,10 @@ int smq_session_on_qos2_publish(struct smq_session_state *st, uint16_t packet_id
 /* Inbound PUBREL: returns 0 when packet_id was awaiting release, SMQ_ENOENT otherwise
  * (PUBCOMP is sent in both cases; v5 with 0x92 for the latter). */
 int smq_session_on_pubrel(struct smq_session_state *st, uint16_t packet_id);
+
+/* Forgets inbound QoS 2 packet_id after a PUBREC with a reason code of 0x80 or more: no
+ * PUBREL follows, and a later PUBLISH with that identifier is a new message [MQTT-4.3.3-9]. */
+void smq_session_cancel_qos2(struct smq_session_state *st, uint16_t packet_id);
 
 /* Drops QoS 0 deliveries from the queue (a persistent session going offline). */
 void smq_session_drop_qos0(struct smq_session_state *st);

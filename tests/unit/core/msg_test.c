@@ -348,6 +348,77 @@ Test(msg, props_without_expiry_never_expire)
     smq_msg_unref(msg);
 }
 
+Test(msg, restart_expiry_counts_the_interval_from_the_new_time)
+{
+    /* A will is built at CONNECT and published maybe hours later: its interval counts from
+     * the publication. */
+    struct smq_msg *msg = new_expiring(30, 1000);
+    cr_assert_eq(msg->expiry_interval, 30);
+    cr_assert_eq(msg->expires_at_ms, 31000);
+    smq_msg_restart_expiry(msg, 3600000);
+    cr_assert_eq(msg->expires_at_ms, 3630000);
+    cr_assert_not(smq_msg_is_expired(msg, 3629999));
+    cr_assert_eq(smq_msg_expiry_left(msg, 3600000), 30);
+    smq_msg_unref(msg);
+}
+
+Test(msg, restart_expiry_of_a_message_without_expiry_changes_nothing)
+{
+    struct smq_msg *msg = new_plain("t", "p", 0);
+    smq_msg_restart_expiry(msg, 5000);
+    cr_assert_not(msg->has_expiry);
+    cr_assert_not(smq_msg_is_expired(msg, INT64_MAX));
+    smq_msg_unref(msg);
+}
+
+static bool utf8(const void *p, size_t len)
+{
+    return smq_msg_payload_is_utf8(bytes(p, len));
+}
+
+Test(msg, payload_utf8_accepts_text_of_every_width)
+{
+    cr_assert(utf8("", 0));
+    cr_assert(utf8(NULL, 0));
+    cr_assert(utf8("plain ascii", 11));
+    const char mixed[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"; /* 2, 3, 4 bytes */
+    cr_assert(utf8(mixed, sizeof(mixed) - 1));
+}
+
+Test(msg, payload_utf8_accepts_u0000_unlike_an_mqtt_string)
+{
+    const char nul[] = {'a', 0, 'b', 0, 0};
+    cr_assert(utf8(nul, sizeof(nul)));
+    const char only_nul[] = {0};
+    cr_assert(utf8(only_nul, 1));
+    const char nul_then_euro[] = {0, (char)0xe2, (char)0x82, (char)0xac};
+    cr_assert(utf8(nul_then_euro, sizeof(nul_then_euro)));
+}
+
+Test(msg, payload_utf8_refuses_ill_formed_sequences)
+{
+    const uint8_t stray[] = {'a', 0x80, 'b'};           /* continuation byte alone */
+    const uint8_t overlong[] = {0xc0, 0xaf};            /* '/' in two bytes */
+    const uint8_t surrogate[] = {0xed, 0xa0, 0x80};     /* U+D800 */
+    const uint8_t too_big[] = {0xf4, 0x90, 0x80, 0x80}; /* U+110000 */
+    const uint8_t truncated[] = {'x', 0xe2, 0x82};      /* a 3-byte sequence cut short */
+    const uint8_t split_by_nul[] = {0xe2, 0x00, 0x82, 0xac};
+    const uint8_t binary[] = {0xff, 0xfe, 0x00, 0x01};
+    cr_assert_not(utf8(stray, sizeof(stray)));
+    cr_assert_not(utf8(overlong, sizeof(overlong)));
+    cr_assert_not(utf8(surrogate, sizeof(surrogate)));
+    cr_assert_not(utf8(too_big, sizeof(too_big)));
+    cr_assert_not(utf8(truncated, sizeof(truncated)));
+    cr_assert_not(utf8(split_by_nul, sizeof(split_by_nul)));
+    cr_assert_not(utf8(binary, sizeof(binary)));
+}
+
+Test(msg, payload_utf8_checks_past_a_nul)
+{
+    const uint8_t bad_after[] = {'o', 'k', 0x00, 0xc3}; /* fine up to the NUL, bad after */
+    cr_assert_not(utf8(bad_after, sizeof(bad_after)));
+}
+
 Test(msg, ref_and_unref_count)
 {
     struct smq_msg *msg = new_plain("t", "p", SMQ_QOS1);

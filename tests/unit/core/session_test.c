@@ -1018,13 +1018,54 @@ Test(session, message_not_expired_one_ms_before_its_expiry)
     smq_msg_unref(m);
 }
 
-Test(session, inflight_message_is_retransmitted_even_after_expiry)
+Test(session, inflight_qos1_message_is_dropped_at_resend_after_expiry)
 {
-    /* Expiry applies before onward delivery starts; once sent, the QoS flow completes. */
+    /* The client acknowledged it or lost it: either way it gets nothing stale, and the
+     * window slot is free for the next message. */
     struct smq_session_state st;
     start(&st, &default_limits);
     struct smq_msg *m = make_msg("a", SMQ_QOS1, 1, 0);
+    struct smq_msg *next = msg_n(2, SMQ_QOS1);
     enqueue(&st, m, SMQ_QOS1);
+    expect_publish(&st, 0, m, 1, false);
+    smq_session_suspend(&st);
+    enqueue(&st, next, SMQ_QOS1);
+    smq_session_resume(&st);
+    expect_publish(&st, 5000, next, 2, false);
+    expect_nothing(&st, 5000);
+    cr_assert_eq(st.dropped_expired, 1);
+    cr_assert_eq(st.inflight_len, 1);
+    cr_assert_eq(refs(m), 1);
+    smq_session_state_dispose(&st);
+    cr_assert_eq(refs(next), 1);
+    smq_msg_unref(m);
+    smq_msg_unref(next);
+}
+
+Test(session, inflight_qos1_message_is_resent_before_expiry)
+{
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    struct smq_msg *m = make_msg("a", SMQ_QOS1, 10, 0);
+    enqueue(&st, m, SMQ_QOS1);
+    expect_publish(&st, 0, m, 1, false);
+    smq_session_suspend(&st);
+    smq_session_resume(&st);
+    expect_publish(&st, 9999, m, 1, true);
+    cr_assert_eq(st.dropped_expired, 0);
+    smq_session_state_dispose(&st);
+    cr_assert_eq(refs(m), 1);
+    smq_msg_unref(m);
+}
+
+Test(session, inflight_qos2_message_is_resent_even_after_expiry)
+{
+    /* The client may hold packet id 1 awaiting PUBREL: dropping the message would let a new
+     * message reuse the id and be taken for this one [MQTT-4.3.3-10]. */
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    struct smq_msg *m = make_msg("a", SMQ_QOS2, 1, 0);
+    enqueue(&st, m, SMQ_QOS2);
     expect_publish(&st, 0, m, 1, false);
     smq_session_suspend(&st);
     smq_session_resume(&st);
@@ -1032,6 +1073,142 @@ Test(session, inflight_message_is_retransmitted_even_after_expiry)
     cr_assert_eq(st.dropped_expired, 0);
     smq_session_state_dispose(&st);
     cr_assert_eq(refs(m), 1);
+    smq_msg_unref(m);
+}
+
+/* --- discarding a PUBLISH too large to send (Maximum Packet Size) ---------------------- */
+
+/* Returns the next send, asserting there is one. */
+static struct smq_send next_send(struct smq_session_state *st)
+{
+    struct smq_send s;
+    cr_assert(smq_session_next(st, 0, &s), "expected a packet, got nothing");
+    return s;
+}
+
+Test(session, discard_qos1_frees_its_window_slot_and_the_next_follows)
+{
+    struct smq_session_limits lim = default_limits;
+    lim.max_inflight = 1;
+    struct smq_session_state st;
+    start(&st, &lim);
+    struct smq_msg *big = msg_n(1, SMQ_QOS1), *small = msg_n(2, SMQ_QOS1);
+    enqueue(&st, big, SMQ_QOS1);
+    enqueue(&st, small, SMQ_QOS1);
+    struct smq_send s = next_send(&st);
+    cr_assert_eq(s.d->msg, big);
+    smq_session_discard(&st, &s);
+    cr_assert_eq(st.inflight_len, 0);
+    cr_assert_eq(refs(big), 1, "the session let go of the discarded message");
+    expect_publish(&st, 0, small, 2, false);
+    cr_assert_eq(smq_session_on_puback(&st, 1), SMQ_ENOENT, "no acknowledgement is awaited");
+    cr_assert_eq(smq_session_on_puback(&st, 2), 0);
+    smq_session_state_dispose(&st);
+    smq_msg_unref(big);
+    smq_msg_unref(small);
+}
+
+Test(session, discard_qos2_awaits_no_pubrec)
+{
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    struct smq_msg *m = msg_n(1, SMQ_QOS2);
+    enqueue(&st, m, SMQ_QOS2);
+    struct smq_send s = next_send(&st);
+    smq_session_discard(&st, &s);
+    cr_assert_eq(st.inflight_len, 0);
+    cr_assert_eq(smq_session_on_pubrec(&st, 1), SMQ_ENOENT);
+    smq_session_suspend(&st);
+    smq_session_resume(&st);
+    expect_nothing(&st, 0); /* nothing to retransmit after a reconnect either */
+    smq_session_state_dispose(&st);
+    cr_assert_eq(refs(m), 1);
+    smq_msg_unref(m);
+}
+
+Test(session, discard_qos0_releases_it)
+{
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    struct smq_msg *m = msg_n(1, SMQ_QOS0), *after = msg_n(2, SMQ_QOS0);
+    enqueue(&st, m, SMQ_QOS0);
+    enqueue(&st, after, SMQ_QOS0);
+    struct smq_send s = next_send(&st);
+    cr_assert_eq(s.d->msg, m);
+    smq_session_discard(&st, &s);
+    cr_assert_eq(refs(m), 1);
+    expect_publish(&st, 0, after, 0, false);
+    smq_session_state_dispose(&st);
+    smq_msg_unref(m);
+    smq_msg_unref(after);
+}
+
+Test(session, discard_of_a_retransmission_keeps_the_others_in_order)
+{
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    struct smq_msg *m[3];
+    for (int i = 0; i < 3; i++) {
+        m[i] = msg_n(i, SMQ_QOS1);
+        enqueue(&st, m[i], SMQ_QOS1);
+        expect_publish(&st, 0, m[i], (uint16_t)(i + 1), false);
+    }
+    smq_session_suspend(&st);
+    smq_session_resume(&st);
+    expect_publish(&st, 0, m[0], 1, true);
+    struct smq_send s = next_send(&st);
+    cr_assert_eq(s.d->msg, m[1]);
+    cr_assert(s.dup);
+    smq_session_discard(&st, &s);
+    expect_publish(&st, 0, m[2], 3, true);
+    expect_nothing(&st, 0);
+    cr_assert_eq(st.inflight_len, 2);
+    cr_assert_eq(smq_session_on_puback(&st, 2), SMQ_ENOENT);
+    cr_assert_eq(smq_session_on_puback(&st, 1), 0);
+    cr_assert_eq(smq_session_on_puback(&st, 3), 0);
+    smq_session_state_dispose(&st);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(refs(m[i]), 1);
+        smq_msg_unref(m[i]);
+    }
+}
+
+/* --- a PUBREC refusing the message (v5 reason >= 0x80) ----------------------------------- */
+
+Test(session, pubrec_error_ends_the_flow_without_pubrel)
+{
+    struct smq_session_limits lim = default_limits;
+    lim.max_inflight = 1;
+    struct smq_session_state st;
+    start(&st, &lim);
+    struct smq_msg *m = msg_n(1, SMQ_QOS2), *next = msg_n(2, SMQ_QOS2);
+    enqueue(&st, m, SMQ_QOS2);
+    enqueue(&st, next, SMQ_QOS2);
+    expect_publish(&st, 0, m, 1, false);
+    cr_assert_eq(smq_session_on_pubrec_error(&st, 1), 0);
+    cr_assert_eq(refs(m), 1);
+    expect_publish(&st, 0, next, 2, false); /* the slot is free again, no PUBREL first */
+    cr_assert_eq(smq_session_on_pubrec_error(&st, 1), SMQ_ENOENT);
+    cr_assert_eq(smq_session_on_pubcomp(&st, 1), SMQ_ENOENT);
+    smq_session_suspend(&st);
+    smq_session_resume(&st);
+    expect_publish(&st, 0, next, 2, true);
+    expect_nothing(&st, 0);
+    smq_session_state_dispose(&st);
+    smq_msg_unref(m);
+    smq_msg_unref(next);
+}
+
+Test(session, pubrec_error_for_a_qos1_id_is_enoent)
+{
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    struct smq_msg *m = msg_n(1, SMQ_QOS1);
+    enqueue(&st, m, SMQ_QOS1);
+    expect_publish(&st, 0, m, 1, false);
+    cr_assert_eq(smq_session_on_pubrec_error(&st, 1), SMQ_ENOENT);
+    cr_assert_eq(st.inflight_len, 1);
+    smq_session_state_dispose(&st);
     smq_msg_unref(m);
 }
 
@@ -1057,6 +1234,20 @@ Test(session, inbound_qos2_first_publish_then_retransmission_then_pubrel)
     cr_assert_eq(st.awaiting_rel_len, 0);
     cr_assert_null(st.awaiting_rel); /* freed when empty */
     cr_assert_eq(smq_session_on_pubrel(&st, 8), SMQ_ENOENT);
+    smq_session_state_dispose(&st);
+}
+
+Test(session, inbound_qos2_cancelled_id_is_a_new_message_next_time)
+{
+    struct smq_session_state st;
+    start(&st, &default_limits);
+    cr_assert_eq(smq_session_on_qos2_publish(&st, 5), 1);
+    smq_session_cancel_qos2(&st, 5); /* answered PUBREC 0x97, say */
+    cr_assert_eq(st.awaiting_rel_len, 0);
+    cr_assert_eq(smq_session_on_pubrel(&st, 5), SMQ_ENOENT);
+    cr_assert_eq(smq_session_on_qos2_publish(&st, 5), 1, "[MQTT-4.3.3-9] a new message");
+    smq_session_cancel_qos2(&st, 6); /* unknown: nothing happens */
+    cr_assert_eq(st.awaiting_rel_len, 1);
     smq_session_state_dispose(&st);
 }
 
