@@ -87,6 +87,9 @@ struct smq_worker_stats {
     atomic_uint_fast64_t msgs_received;
     atomic_uint_fast64_t msgs_sent;
     atomic_uint_fast64_t msgs_dropped;
+    atomic_uint_fast64_t msgs_too_large;    /* over a client's Maximum Packet Size: not sent */
+    atomic_uint_fast64_t msgs_expired;      /* Message Expiry passed before sending */
+    atomic_uint_fast64_t msgs_refused;      /* PUBLISH refused with PUBACK/PUBREC 0x97, 0x99 */
     atomic_uint_fast64_t protocol_errors;
     atomic_uint_fast64_t bytes_received;
     atomic_uint_fast64_t bytes_sent;

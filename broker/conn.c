@@ -12,6 +12,7 @@
 #include "broker/sessions.h"
 #include "broker/wbatch.h"
 #include "broker/worker.h"
+#include "core/alias.h"
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "proto/decode.h"
@@ -328,6 +329,10 @@ static void on_closed(uv_handle_t *handle)
     drop_partial(c);
     smq_msg_unref(c->will);
     c->will = NULL;
+    smq_alias_in_free(c->alias_in); /* aliases live as long as the connection [MQTT-3.3.2-7] */
+    smq_alias_out_free(c->alias_out);
+    c->alias_in = NULL;
+    c->alias_out = NULL;
     if (!c->handed_over)
         release_listener_slot(c->listener);
     /* A close that waited for a last write (smq_conn_close) left c in the wheel; and output
