@@ -124,8 +124,9 @@ struct node {
 struct group {
     struct keyed key; /* immutable: the share name */
     /* --- shared: atomics only --- */
-    /* Round-robin cursor. Readers fetch_add with relaxed order: every match takes a distinct
-     * ticket, and nothing else is ordered by it, so no acquire/release is needed. */
+    /* Round-robin cursor (group_pick). Readers fetch_add with relaxed order: every match
+     * takes a distinct ticket, and nothing else is ordered by it, so no acquire/release is
+     * needed; a pick that stepped over a hole moves it on with a relaxed compare-and-swap. */
     _Atomic uint64_t next;
     _Atomic(struct subarr *) members; /* as node.subs */
 };
@@ -147,6 +148,9 @@ struct smq_index {
     /* Writer: relaxed store under lock. Readers: relaxed load (a statistic; orders nothing). */
     _Atomic uint64_t count;
 };
+
+/* A session id no session has: group_pick() skips nobody. */
+#define NO_SESSION UINT64_MAX
 
 /* Its address marks a removed ktable slot. */
 static struct keyed tombstone;
@@ -491,7 +495,10 @@ static struct node *node_new(const uint8_t *name, size_t len, uint32_t hash, str
     return n;
 }
 
-/* Returns n's child for one filter level, creating it when create; NULL when absent. */
+/* Returns n's child for one filter level, creating it when create; NULL when absent. The
+ * writer calls it with create either way; a reader (smq_index_pick) with create false only,
+ * which is why the loads acquire: they pair with the release stores that published the
+ * child or the table. */
 static struct node *node_child(struct smq_index *index, struct node *n, const uint8_t *level,
                                size_t len, bool create)
 {
@@ -501,7 +508,7 @@ static struct node *node_child(struct smq_index *index, struct node *n, const ui
     else if (len == 1 && level[0] == '#')
         wild = &n->pound;
     if (wild != NULL) {
-        struct node *c = atomic_load_explicit(wild, memory_order_relaxed);
+        struct node *c = atomic_load_explicit(wild, memory_order_acquire);
         if (c == NULL && create) {
             c = node_new(level, 1, 0, n);
             atomic_store_explicit(wild, c, memory_order_release); /* pairs: smq_index_match */
@@ -510,7 +517,7 @@ static struct node *node_child(struct smq_index *index, struct node *n, const ui
     }
     uint32_t hash = level_hash(&index->key, level, len);
     struct keyed *k =
-        ktable_find(atomic_load_explicit(&n->kids, memory_order_relaxed), level, len, hash);
+        ktable_find(atomic_load_explicit(&n->kids, memory_order_acquire), level, len, hash);
     if (k != NULL)
         return CONTAINER(k, struct node, key);
     if (!create)
@@ -530,7 +537,7 @@ static size_t level_end(struct smq_span s, size_t pos)
 }
 
 /* Returns the node of a filter path (no `$share/` prefix), creating the missing levels when
- * create; NULL when absent. The caller has checked the number of levels. */
+ * create (writer only); NULL when absent. The caller has checked the number of levels. */
 static struct node *node_walk(struct smq_index *index, struct smq_span path, bool create)
 {
     struct node *n = index->root;
@@ -568,12 +575,13 @@ static void node_prune(struct smq_index *index, struct node *n)
     }
 }
 
-/* Returns n's group called name, creating it when create; NULL when absent. */
+/* Returns n's group called name, creating it when create (writer only); NULL when absent.
+ * The load acquires for a reader calling with create false (as node_child). */
 static struct group *group_get(struct smq_index *index, struct node *n, struct smq_span name,
                                bool create)
 {
     uint32_t hash = level_hash(&index->key, name.ptr, name.len);
-    struct keyed *k = ktable_find(atomic_load_explicit(&n->groups, memory_order_relaxed), name.ptr,
+    struct keyed *k = ktable_find(atomic_load_explicit(&n->groups, memory_order_acquire), name.ptr,
                                   name.len, hash);
     if (k != NULL)
         return CONTAINER(k, struct group, key);
@@ -745,25 +753,50 @@ static void report_subs(const struct subarr *a, smq_index_match_cb cb, void *ctx
     }
 }
 
-/* Reports the member of g whose turn it is: the cursor picks a slot, and a cleared slot
- * passes the turn to the next member (so until the next compaction the member after a
- * removed one gets its turns too). Members carry SMQ_SUB_SHARED from subscribe. */
-static void report_group(struct group *g, smq_index_match_cb cb, void *ctx)
+/* Returns the member of g whose turn it is, skipping session skip (NO_SESSION: none), or
+ * NULL when there is no other member. Readers and the writer alike.
+ *
+ * Round robin over the member slots: every pick draws a ticket from the group's cursor, and
+ * ticket % len names a slot. A cleared slot (a member that left, until the next compaction)
+ * or the skipped session passes the turn to the next member, and the cursor is then moved
+ * past that member as well, so the hole's turn is not given to it a second time on the
+ * next lap: without that, the member after a hole would take two turns in every lap. The
+ * move is a compare-and-swap that succeeds only when no other reader drew a ticket since,
+ * so concurrent picks never go back over a turn; when it fails the hole's turn is the only
+ * one the next member gets twice. Members on every worker share the cursor, so the
+ * rotation is one across the whole broker. */
+static struct sub *group_pick(struct group *g, uint64_t skip)
 {
     const struct subarr *a = atomic_load_explicit(&g->members, memory_order_acquire);
     if (a == NULL)
-        return;
+        return NULL;
     uint32_t len = atomic_load_explicit(&a->len, memory_order_acquire);
     if (len == 0)
-        return;
-    uint32_t i = (uint32_t)(atomic_fetch_add_explicit(&g->next, 1, memory_order_relaxed) % len);
+        return NULL;
+    uint64_t ticket = atomic_fetch_add_explicit(&g->next, 1, memory_order_relaxed);
+    uint32_t i = (uint32_t)(ticket % len);
     for (uint32_t tries = 0; tries < len; tries++, i = i + 1 == len ? 0 : i + 1) {
         struct sub *s = atomic_load_explicit(&a->slot[i], memory_order_acquire);
-        if (s != NULL) {
-            cb(ctx, &s->target);
-            return;
+        if (s == NULL || s->target.session_id == skip)
+            continue;
+        if (tries > 0) {
+            /* Relaxed both ways: the cursor orders nothing but itself. */
+            uint64_t drawn = ticket + 1;
+            atomic_compare_exchange_strong_explicit(&g->next, &drawn, ticket + 1 + tries,
+                                                    memory_order_relaxed, memory_order_relaxed);
         }
+        return s;
     }
+    return NULL;
+}
+
+/* Reports the member of g whose turn it is (group_pick). Members carry SMQ_SUB_SHARED from
+ * subscribe. */
+static void report_group(struct group *g, smq_index_match_cb cb, void *ctx)
+{
+    struct sub *s = group_pick(g, NO_SESSION);
+    if (s != NULL)
+        cb(ctx, &s->target);
 }
 
 /* Reports what a node holds: its plain subscriptions and one member of each group. */
@@ -826,6 +859,22 @@ void smq_index_match(struct smq_index *index, struct smq_span topic, smq_index_m
             stack[top++] = (struct frame){next[c], end + 1};
         }
     }
+}
+
+int smq_index_pick(struct smq_index *index, struct smq_span filter, uint64_t skip,
+                   struct smq_sub_target *out)
+{
+    struct smq_span group, path;
+    if (!split_filter(filter, &group, &path) || group.len == 0 ||
+        smq_topic_levels(path) > SMQ_INDEX_MAX_LEVELS)
+        return SMQ_ENOENT; /* not a shared filter the index could hold */
+    struct node *n = node_walk(index, path, false);
+    struct group *g = n ? group_get(index, n, group, false) : NULL;
+    struct sub *s = g ? group_pick(g, skip) : NULL;
+    if (s == NULL)
+        return SMQ_ENOENT;
+    *out = s->target;
+    return 0;
 }
 
 uint64_t smq_index_count(const struct smq_index *index)

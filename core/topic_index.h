@@ -53,8 +53,13 @@ int smq_index_unsubscribe(struct smq_index *index, struct smq_span filter, uint6
 #define SMQ_INDEX_MAX_LEVELS 256u
 
 /* Called once per matching plain subscription, and once per matching shared group with the
- * member chosen for this message (round robin over the group's members, SMQ_SUB_SHARED set).
- * The target is valid during the call only. */
+ * member chosen for this message (SMQ_SUB_SHARED set). The target is valid during the call
+ * only.
+ *
+ * Shared groups: round robin. Each group has one cursor, shared by every reader (every
+ * worker), and each message takes the next member's turn, so N members get a share of
+ * 1/N each whichever workers publish. A member that leaves is skipped without giving its
+ * turns to its neighbour; a member that joins takes its turns from the next lap on. */
 typedef void (*smq_index_match_cb)(void *ctx, const struct smq_sub_target *target);
 
 /* Reports every subscription whose filter matches topic (a valid topic name). The caller is
@@ -62,6 +67,14 @@ typedef void (*smq_index_match_cb)(void *ctx, const struct smq_sub_target *targe
  * topic x matching branches), not O(subscriptions). */
 void smq_index_match(struct smq_index *index, struct smq_span topic, smq_index_match_cb cb,
                      void *ctx);
+
+/* Picks another member of one shared group, for a message its chosen member will not
+ * take: the member of `filter` (`$share/{group}/{filter}`) whose turn it is, skipping the
+ * session skip, copied to *out (SMQ_SUB_SHARED set). The pick takes a turn of the group's
+ * round robin, as a match does. The caller is an RCU reader as for smq_index_match().
+ * Returns 0, or SMQ_ENOENT when the group has no member but skip, or no such group. */
+int smq_index_pick(struct smq_index *index, struct smq_span filter, uint64_t skip,
+                   struct smq_sub_target *out);
 
 /* Returns the number of (filter, session) subscriptions stored, shared members included. */
 uint64_t smq_index_count(const struct smq_index *index);

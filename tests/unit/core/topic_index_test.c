@@ -525,6 +525,171 @@ Test(index, unsubscribe_plain_leaves_shared_of_same_filter)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Shared-group selection                                                                   */
+
+/* Matches topic rounds times and counts, per session (< 64), the shared reports. */
+static void tally_shared(struct smq_index *ix, const char *topic, int rounds, size_t seen[64])
+{
+    for (int i = 0; i < rounds; i++) {
+        struct hits h = match(ix, topic);
+        cr_assert_eq(h.n, 1, "one member per group and message");
+        cr_assert(h.t[0].flags & SMQ_SUB_SHARED);
+        cr_assert_lt(h.t[0].session_id, 64);
+        seen[h.t[0].session_id]++;
+        free(h.t);
+    }
+}
+
+Test(index, shared_selection_is_exactly_fair_over_n_members)
+{
+    struct smq_index *ix = smq_index_new();
+    for (uint64_t s = 1; s <= 7; s++)
+        cr_assert_eq(sub(ix, "$share/g/a/+", s, 1), 0);
+    size_t seen[64] = {0};
+    tally_shared(ix, "a/b", 7 * 300, seen);
+    for (uint64_t s = 1; s <= 7; s++)
+        cr_assert_eq(seen[s], 300, "member %llu had %zu turns", (unsigned long long)s, seen[s]);
+    smq_index_free(ix);
+}
+
+Test(index, shared_selection_with_one_member_always_picks_it)
+{
+    struct smq_index *ix = smq_index_new();
+    cr_assert_eq(sub(ix, "$share/solo/t", 9, 2), 0);
+    size_t seen[64] = {0};
+    tally_shared(ix, "t", 10, seen);
+    cr_assert_eq(seen[9], 10);
+    struct smq_sub_target t;
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("$share/solo/t"), 9, &t), SMQ_ENOENT,
+                 "no member but the one skipped");
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("$share/solo/t"), 1, &t), 0);
+    cr_assert_eq(t.session_id, 9);
+    cr_assert_eq(t.qos, 2);
+    cr_assert(t.flags & SMQ_SUB_SHARED);
+    smq_index_free(ix);
+}
+
+/* A member leaving mid-rotation: its turns are spread over the others, not given to its
+ * neighbour in the slot array (which would then take two turns a lap). */
+Test(index, shared_member_leaving_mid_rotation_keeps_rotation_fair)
+{
+    struct smq_index *ix = smq_index_new();
+    for (uint64_t s = 1; s <= 4; s++)
+        cr_assert_eq(sub(ix, "$share/g/t", s, 1), 0);
+    size_t seen[64] = {0};
+    tally_shared(ix, "t", 2, seen); /* two turns into the lap */
+    cr_assert_eq(unsub(ix, "$share/g/t", 2), 0);
+    memset(seen, 0, sizeof(seen));
+    tally_shared(ix, "t", 300, seen);
+    cr_assert_eq(seen[2], 0);
+    for (uint64_t s = 1; s <= 4; s += s == 1 ? 2 : 1)
+        cr_assert(seen[s] >= 99 && seen[s] <= 101, "member %llu had %zu turns of 300",
+                  (unsigned long long)s, seen[s]);
+    /* Two of four leave, then one joins: still one share each. */
+    cr_assert_eq(unsub(ix, "$share/g/t", 3), 0);
+    cr_assert_eq(sub(ix, "$share/g/t", 5, 1), 0);
+    memset(seen, 0, sizeof(seen));
+    tally_shared(ix, "t", 300, seen);
+    for (uint64_t s = 1; s <= 5; s++) {
+        bool member = s == 1 || s == 4 || s == 5;
+        cr_assert(member ? seen[s] >= 99 && seen[s] <= 101 : seen[s] == 0,
+                  "session %llu had %zu turns of 300", (unsigned long long)s, seen[s]);
+    }
+    smq_index_free(ix);
+}
+
+Test(index, pick_takes_turns_with_matches_and_skips_the_leaver)
+{
+    struct smq_index *ix = smq_index_new();
+    for (uint64_t s = 1; s <= 3; s++)
+        cr_assert_eq(sub(ix, "$share/g/x/#", s, 1), 0);
+    struct smq_span g = smq_span_str("$share/g/x/#");
+    /* Picks skipping session 2 share the group's rotation with matches, and never name 2. */
+    size_t seen[64] = {0};
+    for (int i = 0; i < 200; i++) {
+        struct smq_sub_target t;
+        cr_assert_eq(smq_index_pick(ix, g, 2, &t), 0);
+        cr_assert_neq(t.session_id, 2);
+        cr_assert(t.flags & SMQ_SUB_SHARED);
+        seen[t.session_id]++;
+    }
+    cr_assert_eq(seen[1], 100);
+    cr_assert_eq(seen[3], 100);
+    memset(seen, 0, sizeof(seen));
+    tally_shared(ix, "x/y", 300, seen);
+    cr_assert_eq(seen[1] + seen[2] + seen[3], 300);
+    for (uint64_t s = 1; s <= 3; s++)
+        cr_assert(seen[s] >= 99 && seen[s] <= 101);
+    /* No such group, filter or node; a plain filter is no group. */
+    struct smq_sub_target t;
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("$share/h/x/#"), 0, &t), SMQ_ENOENT);
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("$share/g/x/+"), 0, &t), SMQ_ENOENT);
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("$share/g/y/#"), 0, &t), SMQ_ENOENT);
+    cr_assert_eq(sub(ix, "x/#", 4, 0), 0);
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("x/#"), 0, &t), SMQ_ENOENT);
+    cr_assert_eq(smq_index_pick(ix, smq_span_str("$share/g"), 0, &t), SMQ_ENOENT);
+    /* The group empties: gone. */
+    for (uint64_t s = 1; s <= 3; s++)
+        cr_assert_eq(unsub(ix, "$share/g/x/#", s), 0);
+    cr_assert_eq(smq_index_pick(ix, g, 0, &t), SMQ_ENOENT);
+    smq_index_free(ix);
+}
+
+#define FAIR_THREADS 4
+#define FAIR_MEMBERS 5
+#define FAIR_MATCHES 20000 /* per thread */
+
+struct fair_run {
+    struct smq_index *ix;
+    atomic_ulong turns[FAIR_MEMBERS + 1];
+    atomic_ulong bad; /* matches reporting other than exactly one member */
+};
+
+static void fair_cb(void *ctx, const struct smq_sub_target *t)
+{
+    struct fair_run *run = ctx;
+    if (t->session_id >= 1 && t->session_id <= FAIR_MEMBERS)
+        atomic_fetch_add(&run->turns[t->session_id], 1);
+    else
+        atomic_fetch_add(&run->bad, 1);
+}
+
+static void *fair_reader(void *arg)
+{
+    struct fair_run *run = arg;
+    rcu_register_thread();
+    for (int i = 0; i < FAIR_MATCHES; i++) {
+        smq_index_match(run->ix, smq_span_str("w/q"), fair_cb, run);
+        if (i % 64 == 0)
+            rcu_quiescent_state();
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+/* Readers on several threads (workers) share one cursor per group: every match takes its
+ * own turn, so the members' shares are exact whatever the interleaving. */
+Test(index, shared_selection_is_fair_across_concurrent_readers)
+{
+    struct fair_run run = {.ix = smq_index_new()};
+    for (uint64_t s = 1; s <= FAIR_MEMBERS; s++)
+        cr_assert_eq(sub(run.ix, "$share/g/w/q", s, 1), 0);
+    pthread_t th[FAIR_THREADS];
+    for (int i = 0; i < FAIR_THREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, fair_reader, &run), 0);
+    rcu_thread_offline();
+    for (int i = 0; i < FAIR_THREADS; i++)
+        pthread_join(th[i], NULL);
+    rcu_thread_online();
+    cr_assert_eq(atomic_load(&run.bad), 0);
+    unsigned long share = (unsigned long)FAIR_THREADS * FAIR_MATCHES / FAIR_MEMBERS;
+    for (int s = 1; s <= FAIR_MEMBERS; s++)
+        cr_assert_eq(atomic_load(&run.turns[s]), share, "member %d: %lu turns, not %lu", s,
+                     atomic_load(&run.turns[s]), share);
+    smq_index_free(run.ix);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Pruning and limits                                                                       */
 
 /* Subscribes a mix of plain, wildcard and shared filters for 4,000 sessions, removes them
