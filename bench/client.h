@@ -76,6 +76,8 @@ struct smq_bench_client {
     uint64_t next_seq;
     uint32_t inflight;              /* QoS 1/2 messages not yet completed */
     uint32_t due;                   /* paced sends owed */
+    uint64_t paced_start_ns;        /* -I: when the first interval began */
+    uint64_t paced_ticks;           /* -I: intervals already turned into debt */
     uint16_t next_pid;
     uint8_t *pids;                  /* owned: 8 KiB bitmap of packet ids in flight */
 

@@ -242,6 +242,7 @@ static void print_progress(struct control *ctl, uint64_t now, int phase)
     struct smq_bench_progress p = {
         .elapsed_s = (double)(now - ctl->start_ns) / 1e9,
         .phase = phase,
+        .mode = run->opts->mode,
         .sent_rate = dt > 0 ? (double)(sent - ctl->print_sent) / dt : 0,
         .recv_rate = dt > 0 ? (double)(recv - ctl->print_recv) / dt : 0,
         .has_p99 = ctl->interval.total > 0,

@@ -20,11 +20,6 @@ char *smq_bench_report_group(char *buf, size_t cap, uint64_t v)
     return buf;
 }
 
-static const char *phase_name(int phase)
-{
-    static const char *const names[] = {"connect", "pub", "drain", "stop"};
-    return phase >= 0 && phase <= SMQ_PHASE_STOP ? names[phase] : "?";
-}
 
 void smq_bench_report_progress(FILE *out, const struct smq_bench_progress *p)
 {
@@ -37,9 +32,15 @@ void smq_bench_report_progress(FILE *out, const struct smq_bench_progress *p)
                 smq_bench_report_group(d, sizeof(d), p->conns));
         return;
     }
-    fprintf(out, "%.0fs %s %s/s recv %s/s", p->elapsed_s, phase_name(p->phase),
-            smq_bench_report_group(a, sizeof(a), (uint64_t)(p->sent_rate + 0.5)),
-            smq_bench_report_group(b, sizeof(b), (uint64_t)(p->recv_rate + 0.5)));
+    fprintf(out, "%.0fs", p->elapsed_s);
+    if (p->mode == SMQ_BENCH_CONN)
+        fputs(" hold", out);
+    if (p->mode == SMQ_BENCH_PUB || p->mode == SMQ_BENCH_RUN)
+        fprintf(out, " %s %s/s", p->phase == SMQ_PHASE_RUN ? "pub" : "drain",
+                smq_bench_report_group(a, sizeof(a), (uint64_t)(p->sent_rate + 0.5)));
+    if (p->mode == SMQ_BENCH_SUB || p->mode == SMQ_BENCH_RUN)
+        fprintf(out, " recv %s/s",
+                smq_bench_report_group(b, sizeof(b), (uint64_t)(p->recv_rate + 0.5)));
     if (p->has_p99)
         fprintf(out, " p99 %sus", smq_bench_report_group(c, sizeof(c), (p->p99_ns + 500) / 1000));
     fprintf(out, " conns %s\n", smq_bench_report_group(d, sizeof(d), p->conns));

@@ -15,6 +15,7 @@
 struct smq_bench_progress {
     double elapsed_s;     /* since the bench started */
     int phase;            /* enum smq_bench_phase */
+    enum smq_bench_mode mode;
     double sent_rate;     /* messages per second over the last interval */
     double recv_rate;
     bool has_p99;
