@@ -403,7 +403,8 @@ int main(int argc, char **argv)
     collect(&ctl, &result, &lat);
     smq_bench_report_summary(stdout, &opts, &result);
     smq_bench_hist_dispose(&lat);
-    status = 0;
+    /* Scripts can tell a run that measured nothing from one that measured a slow broker. */
+    status = run.nclients > 0 && result.stat[SMQ_STAT_CONN_OK] == 0 ? 1 : 0;
 out:
     smq_bench_hist_dispose(&ctl.interval);
     cleanup(&run);

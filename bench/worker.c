@@ -145,7 +145,10 @@ static void on_pub_timer(uv_timer_t *t)
     uint64_t now = uv_hrtime();
     if (c->paced_start_ns == 0)
         c->paced_start_ns = now;
-    uint64_t ticks = (now - c->paced_start_ns) / interval_ns + 1;
+    /* Rounded to the nearest boundary: libuv's millisecond timer may fire a little early. */
+    uint64_t ticks = (now - c->paced_start_ns + interval_ns / 2) / interval_ns + 1;
+    if (ticks <= c->paced_ticks)
+        return;
     smq_bench_pub_owe(c, (uint32_t)(ticks - c->paced_ticks));
     c->paced_ticks = ticks;
     smq_bench_pub_pump(c);
