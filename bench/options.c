@@ -352,7 +352,7 @@ int smq_bench_opts_parse(struct smq_bench_opts *o, int argc, char **argv, FILE *
     }
     struct pending p = {.count = 1, .sub_qos = -1};
     char name[32];
-    optind = 1;
+    optind = 0; /* glibc: 0 also resets getopt's internal state between calls */
     opterr = 0;
     int c;
     while ((c = getopt_long(argc - 1, argv + 1, ":h:p:V:c:n:i:I:t:s:q:k:u:P:C:x:L:d:j:R:",

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMQ_BENCH_PAYLOAD_MAGIC 0x424d5153u /* "SMQB" read as a little-endian u32 */
+#define SMQ_BENCH_PAYLOAD_MAGIC 0x42514d53u /* "SMQB" read as a little-endian u32 */
 #define SMQ_BENCH_PAYLOAD_HDR 32u           /* the smallest payload -s accepts */
 
 struct smq_bench_payload {
