@@ -184,8 +184,8 @@ def fmt(v):
 
 
 def row(name, metric, a, b, better):
-    ratio = a / b if b else float("nan")
-    print(f"| {name} | {metric} | {fmt(a)} | {fmt(b)} | {ratio:.2f}x ({better}) |")
+    ratio = f"{a / b:.2f}x ({better})" if b else f"- ({better})"
+    print(f"| {name} | {metric} | {fmt(a)} | {fmt(b)} | {ratio} |")
 
 
 def build(build_dir):
