@@ -27,9 +27,14 @@ void smq_handle_ack(struct smq_conn *c, uint8_t type, const struct smq_ack *ack)
 /* Routes msg to every matching subscription on every worker. Takes no ownership. Returns
  * the number of sessions it went to (0: no matching subscriber). */
 uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg);
-/* Delivers msg to the local session of target. */
+/* Delivers msg to this worker's sessions among targets[0..n), which are sorted as smq_route
+ * sorts them (each session's targets side by side: plain ones first, then by identifier).
+ * One delivery per session for its plain subscriptions, one per shared-group target. */
 void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
-                       const struct smq_sub_target *target);
+                       const struct smq_sub_target *targets, uint32_t n);
+/* Hands the QoS 1/2 messages that s's shared subscriptions gave it and it has not taken
+ * (queued, or QoS 1 inflight) to other members of their groups; called as s ends. */
+void smq_route_orphans(struct smq_worker *w, struct smq_session *s);
 /* Sends what session s may send now to its connection. */
 void smq_pump(struct smq_session *s);
 

@@ -83,6 +83,7 @@ void smq_session_set_online(struct smq_worker *w, struct smq_session *s)
 
 void smq_session_end(struct smq_worker *w, struct smq_session *s)
 {
+    smq_route_orphans(w, s); /* route.c: shared-subscription messages go to other members */
     offline_unlink(w, s);
     unsubscribe_all(w, s);
     struct smq_span id = {(const uint8_t *)s->client_id, s->client_id_len};

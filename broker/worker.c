@@ -243,8 +243,8 @@ static void handle_item(struct smq_worker *w, struct smq_inbox_item *item)
     }
     case SMQ_INBOX_DELIVER: {
         struct smq_inbox_deliver *d = (struct smq_inbox_deliver *)item;
-        for (uint32_t i = 0; i < d->n_targets && !w->stopping; i++)
-            smq_deliver_local(w, d->msg, &d->targets[i]);
+        if (!w->stopping)
+            smq_deliver_local(w, d->msg, d->targets, d->n_targets);
         smq_msg_unref(d->msg);
         break;
     }
