@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/expiry.h"
 #include "core/msg.h"
 #include "core/rcu.h"
 #include "core/session.h"
@@ -142,16 +143,23 @@ struct smq_session {
     char *client_id;            /* owned, NUL-terminated */
     uint16_t client_id_len;
     uint8_t version;
-    bool clean;                 /* clean session / clean start: ends with its connection */
-    int64_t expires_at_ms;      /* offline persistent session: when it ends, 0 = never */
-    uint32_t expiry_interval;   /* v5 Session Expiry Interval in effect, seconds */
+    bool clean;                 /* the last CONNECT's clean session / clean start flag */
+    /* How long the session outlives its connection, in seconds: 0 ends it with the
+     * connection, UINT32_MAX never expires. v5: the Session Expiry Interval in effect (after
+     * the server's cap and a DISCONNECT's update); 3.x: 0 for a clean session, else
+     * persistent_client_expiration (UINT32_MAX when that is 0). */
+    uint32_t expiry_interval;
+    bool expiry_was_zero;       /* v5 CONNECT asked for 0: DISCONNECT may not raise it */
+    uint32_t will_delay;        /* v5 Will Delay Interval of the connection's will, seconds */
     struct smq_msg *pending_will; /* owned: a v5 will waiting for its Will Delay Interval */
-    int64_t will_at_ms;         /* when pending_will is published */
+    /* In the worker's deadline heap (w->timers): when an offline session ends, and when its
+     * pending will is published; idle otherwise. */
+    struct smq_expiry_node expiry_timer;
+    struct smq_expiry_node will_timer;
     struct smq_session_state st;
     struct smq_subscription *subs; /* owned array */
     uint32_t n_subs, subs_cap;
     struct cds_lfht_node by_id;    /* in the worker's session table */
-    struct smq_session *next_offline, *prev_offline; /* the worker's offline list */
 };
 
 struct smq_subscription {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "broker/acceptor.h"
+#include "broker/auth.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/sessions.h"
@@ -55,7 +56,8 @@ static struct smq_decode_opts decode_opts(const struct smq_conn *c)
     return (struct smq_decode_opts){
         .version = c->version ? c->version : SMQ_V311,
         .sender = SMQ_SENDER_CLIENT,
-        .awaiting_connect = c->state == SMQ_CONN_AWAIT_CONNECT,
+        /* AUTH may follow CONNECT before CONNACK (4.12): dispatch.c sorts those out. */
+        .awaiting_connect = c->state == SMQ_CONN_AWAIT_CONNECT && c->auth == NULL,
         .max_user_props = set->max_user_properties,
         .max_packet_size = set->max_packet_size,
     };
@@ -75,6 +77,8 @@ static size_t handle_packets(struct smq_conn *c, const uint8_t *buf, size_t len,
         if (n == 0)
             break;
         if (n < 0) {
+            if (c->state == SMQ_CONN_AWAIT_CONNECT)
+                smq_refuse_bad_header(c, buf + off, len - off, reason);
             smq_conn_fail(c, reason, "bad fixed header");
             break;
         }
@@ -85,7 +89,7 @@ static size_t handle_packets(struct smq_conn *c, const uint8_t *buf, size_t len,
         }
         struct smq_packet pkt;
         if (smq_decode_body(&hdr, buf + off + n, &opts, &pkt, &reason) < 0) {
-            if (hdr.type == SMQ_CONNECT)
+            if (hdr.type == SMQ_CONNECT || c->state == SMQ_CONN_AWAIT_CONNECT)
                 smq_refuse_undecodable_connect(c, &pkt, reason);
             smq_conn_fail(c, reason, smq_packet_type_name(hdr.type));
             break;
@@ -329,6 +333,8 @@ static void on_closed(uv_handle_t *handle)
     drop_partial(c);
     smq_msg_unref(c->will);
     c->will = NULL;
+    smq_auth_state_free(c->auth);
+    c->auth = NULL;
     smq_alias_in_free(c->alias_in); /* aliases live as long as the connection [MQTT-3.3.2-7] */
     smq_alias_out_free(c->alias_out);
     c->alias_in = NULL;
@@ -421,6 +427,26 @@ void smq_conn_close(struct smq_conn *c, enum smq_close_reason why)
     smq_worker_wheel_insert(c->w, c);
 }
 
+void smq_conn_disconnect(struct smq_conn *c, uint8_t reason, const char *text)
+{
+    /* [MQTT-4.13.1-1] 5.0 only, and never before CONNACK: until then CONNACK carries the
+     * reason (3.2.2.2). */
+    if (c->version < SMQ_V5 || c->state != SMQ_CONN_ACTIVE ||
+        !smq_reason_allowed(SMQ_DISCONNECT, reason))
+        return;
+    struct smq_packet pkt = {.type = SMQ_DISCONNECT};
+    pkt.u.disconnect.reason = reason;
+    /* [MQTT-3.1.2-29] reason strings only for a client that asked for problem information;
+     * [MQTT-3.14.2-3] and not when it would exceed the client's Maximum Packet Size. */
+    if (c->problem_info && text != NULL) {
+        pkt.u.disconnect.props.present = SMQ_PROP_BIT(SMQ_PROP_REASON_STRING);
+        pkt.u.disconnect.props.reason_string = smq_span_str(text);
+        if (c->max_packet_out != 0 && smq_encode_size(c->version, &pkt) > c->max_packet_out)
+            pkt.u.disconnect.props.present = 0;
+    }
+    smq_conn_send(c, &pkt);
+}
+
 void smq_conn_fail(struct smq_conn *c, uint8_t reason, const char *what)
 {
     if (c->state == SMQ_CONN_CLOSING)
@@ -428,13 +454,7 @@ void smq_conn_fail(struct smq_conn *c, uint8_t reason, const char *what)
     smq_stat_add(&c->w->stats.protocol_errors, 1);
     smq_log(SMQ_LOG_NOTICE, "protocol error client=%s addr=%s packet=%s reason=0x%02x (%s)",
             smq_conn_client_id(c), c->addr, what, reason, smq_reason_name(reason));
-    /* [MQTT-4.13.1-1] v5: DISCONNECT with the reason first, but never before CONNACK. */
-    if (c->version >= SMQ_V5 && c->state == SMQ_CONN_ACTIVE &&
-        smq_reason_allowed(SMQ_DISCONNECT, reason)) {
-        struct smq_packet pkt = {.type = SMQ_DISCONNECT};
-        pkt.u.disconnect.reason = reason;
-        smq_conn_send(c, &pkt);
-    }
+    smq_conn_disconnect(c, reason, what);
     smq_conn_close(c, SMQ_CLOSE_PROTOCOL_ERROR);
 }
 

@@ -107,8 +107,13 @@ void smq_conn_close(struct smq_conn *c, enum smq_close_reason why);
 /* Closes the socket of a closing connection now, dropping unsent output. */
 void smq_conn_abort(struct smq_conn *c);
 
-/* Closes c for a protocol violation: v5 DISCONNECT with reason (never before CONNACK),
- * one log line naming client and reason, one metric. */
+/* Queues a v5 DISCONNECT with reason, and text as its Reason String when the client allows
+ * problem information (text may be NULL); nothing for 3.x, before CONNACK, or a reason
+ * DISCONNECT cannot carry. Does not close c. Worker thread. */
+void smq_conn_disconnect(struct smq_conn *c, uint8_t reason, const char *text);
+
+/* Closes c for a protocol violation: v5 DISCONNECT with reason (never before CONNACK; what
+ * is its Reason String), one log line naming client and reason, one metric. */
 void smq_conn_fail(struct smq_conn *c, uint8_t reason, const char *what);
 
 /* Moves c's socket and the unhandled bytes to the worker that owns the session of its

@@ -16,9 +16,21 @@ void smq_handle_packet(struct smq_conn *c, const struct smq_packet *pkt, const u
 /* connect.c */
 void smq_handle_connect(struct smq_conn *c, const struct smq_connect *pkt, const uint8_t *raw,
                         size_t raw_len);
-/* Sends the CONNACK refusing a CONNECT that failed to decode, when the version allows. */
+/* Sends the CONNACK refusing a packet that failed to decode before CONNACK (the CONNECT, or
+ * a packet of its authentication exchange), when the version allows. The caller closes. */
 void smq_refuse_undecodable_connect(struct smq_conn *c, const struct smq_packet *pkt,
                                     uint8_t reason);
+/* The same for a fixed header refused before CONNACK (bytes/len: what was read from it on):
+ * a 5.0 CONNECT larger than max_packet_size hears CONNACK 0x95 when its protocol level has
+ * arrived with the header. The caller closes. */
+void smq_refuse_bad_header(struct smq_conn *c, const uint8_t *bytes, size_t len, uint8_t reason);
+/* Refuses a CONNECT: CONNACK with reason (why as Reason String when the client allows
+ * problem information), one log line, close. */
+void smq_connect_refuse(struct smq_conn *c, uint8_t reason, const char *why);
+/* Completes a CONNECT whose enhanced authentication succeeded: raw/raw_len are its bytes,
+ * client_id the identifier chosen for it. Does not keep them. */
+void smq_connect_resume(struct smq_conn *c, const uint8_t *raw, size_t raw_len,
+                        const char *client_id, size_t client_id_len);
 
 /* publish.c */
 void smq_handle_publish(struct smq_conn *c, const struct smq_publish *pkt);
@@ -48,7 +60,8 @@ void smq_handle_unsubscribe(struct smq_conn *c, const struct smq_unsubscribe *pk
 void smq_session_detach(struct smq_conn *c, int why);
 /* Ends a session: removes its subscriptions, registry entry and state. */
 void smq_session_end(struct smq_worker *w, struct smq_session *s);
-/* Ends offline sessions whose expiry has passed. Called from the worker's tick. */
+/* Handles the deadlines of w's heap that have passed: ends expired offline sessions and
+ * publishes delayed wills. Called from the worker's expiry timer. */
 void smq_sessions_expire(struct smq_worker *w);
 /* Publishes msg as a will (routing and retained store). Takes ownership of msg. */
 void smq_publish_will(struct smq_worker *w, struct smq_msg *msg);

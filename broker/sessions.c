@@ -8,6 +8,7 @@
 #include "broker/log.h"
 #include "broker/worker.h"
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/registry.h"
 #include "core/retained.h"
 #include "core/topic_index.h"
@@ -38,6 +39,8 @@ struct smq_session *smq_session_create(struct smq_worker *w, const char *client_
     s->client_id_len = (uint16_t)client_id_len;
     struct smq_session_limits lim = smq_session_limits_of(&w->broker->settings);
     smq_session_state_init(&s->st, &lim);
+    s->expiry_timer.tag = SMQ_TIMER_SESSION;
+    s->will_timer.tag = SMQ_TIMER_WILL;
     smq_worker_add_session(w, s);
     return s;
 }
@@ -62,40 +65,55 @@ void smq_session_reset(struct smq_worker *w, struct smq_session *s)
     smq_session_state_init(&s->st, &lim);
 }
 
-static void offline_unlink(struct smq_worker *w, struct smq_session *s)
-{
-    if (s->prev_offline)
-        s->prev_offline->next_offline = s->next_offline;
-    else if (w->offline == s)
-        w->offline = s->next_offline;
-    else
-        return; /* not on the list */
-    if (s->next_offline)
-        s->next_offline->prev_offline = s->prev_offline;
-    s->next_offline = s->prev_offline = NULL;
-}
-
 void smq_session_set_online(struct smq_worker *w, struct smq_session *s)
 {
-    offline_unlink(w, s);
-    s->expires_at_ms = 0;
+    smq_expiry_cancel(&w->timers, &s->expiry_timer);
+}
+
+/* Removes s's pending will from the heap and returns it (owned), or NULL. */
+static struct smq_msg *take_pending_will(struct smq_worker *w, struct smq_session *s)
+{
+    struct smq_msg *will = s->pending_will;
+    s->pending_will = NULL;
+    smq_expiry_cancel(&w->timers, &s->will_timer);
+    return will;
 }
 
 void smq_session_end(struct smq_worker *w, struct smq_session *s)
 {
     smq_route_orphans(w, s); /* route.c: shared-subscription messages go to other members */
-    offline_unlink(w, s);
+    smq_expiry_cancel(&w->timers, &s->expiry_timer);
     unsubscribe_all(w, s);
     struct smq_span id = {(const uint8_t *)s->client_id, s->client_id_len};
     smq_registry_release(w->broker->registry, id, s->id);
     smq_worker_remove_session(w, s);
+    /* [MQTT-3.1.3-9] a delayed will goes when its session ends, if that comes first; the
+     * session is out of the table by now, so the will cannot be queued to it. */
+    struct smq_msg *will = take_pending_will(w, s);
+    if (will)
+        smq_publish_will(w, will);
     smq_session_state_dispose(&s->st);
     smq_free(s->client_id);
     smq_free(s);
 }
 
+void smq_session_keep_will(struct smq_worker *w, struct smq_session *s, bool session_ends)
+{
+    struct smq_msg *will = take_pending_will(w, s);
+    if (will == NULL)
+        return;
+    if (session_ends) {
+        smq_publish_will(w, will); /* the old session ends before the delay is over */
+        return;
+    }
+    smq_msg_unref(will); /* [MQTT-3.1.3-9] reconnected within the Will Delay Interval */
+}
+
 void smq_publish_will(struct smq_worker *w, struct smq_msg *msg)
 {
+    /* 3.1.3.2.4: a will's Message Expiry counts from its publication, not from CONNECT. Only
+     * this worker holds msg until it is routed. */
+    smq_msg_restart_expiry(msg, w->now_ms);
     if (msg->retain)
         smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages);
     smq_route(w, msg);
@@ -119,6 +137,20 @@ static bool will_is_due(const struct smq_worker *w, int why)
     }
 }
 
+/* The will of a connection that ended for a reason that publishes it: now, or after its
+ * Will Delay Interval when the session outlives the connection [MQTT-3.1.3-9]. */
+static void handle_will(struct smq_worker *w, struct smq_session *s, struct smq_msg *will,
+                        bool session_ends)
+{
+    if (s->will_delay == 0 || session_ends || w->stopping) {
+        smq_publish_will(w, will);
+        return;
+    }
+    SMQ_ASSERT(s->pending_will == NULL); /* a reconnect settled the previous one */
+    s->pending_will = will;
+    smq_worker_schedule(w, &s->will_timer, smq_expiry_after(w->now_ms, s->will_delay));
+}
+
 void smq_session_detach(struct smq_conn *c, int why)
 {
     struct smq_worker *w = c->w;
@@ -128,38 +160,72 @@ void smq_session_detach(struct smq_conn *c, int why)
     c->session = NULL;
     s->conn = NULL;
     smq_session_suspend(&s->st);
+    /* A session taken over is resumed (or reset) by the new connection right away: connect.c
+     * decides, so it is parked here whatever its expiry. */
+    bool ends = s->expiry_interval == 0 && why != SMQ_CLOSE_TAKEN_OVER;
     if (will && will_is_due(w, why))
-        smq_publish_will(w, will);
+        handle_will(w, s, will, ends);
     else
         smq_msg_unref(will);
-    if (s->clean) {
-        smq_session_end(w, s); /* [MQTT-3.1.2-6] */
+    if (ends) {
+        smq_session_end(w, s); /* [MQTT-3.1.2-6] [MQTT-3.1.2-23] */
         return;
     }
     smq_session_trim(&s->st);
     if (!w->broker->settings.queue_qos0_messages)
         smq_session_drop_qos0(&s->st);
-    uint32_t expiry = w->broker->settings.persistent_client_expiration;
-    s->expires_at_ms = expiry ? w->now_ms + (int64_t)expiry * 1000 : 0;
-    s->prev_offline = NULL;
-    s->next_offline = w->offline;
-    if (w->offline)
-        w->offline->prev_offline = s;
-    w->offline = s;
+    /* [MQTT-3.1.2-23] the session lives Session Expiry Interval seconds after the close;
+     * UINT32_MAX never expires (3.1.2.11.2). */
+    if (s->expiry_interval != UINT32_MAX && why != SMQ_CLOSE_TAKEN_OVER)
+        smq_worker_schedule(w, &s->expiry_timer, smq_expiry_after(w->now_ms, s->expiry_interval));
+}
+
+/* One deadline of the heap came due. */
+static void on_deadline(struct smq_worker *w, struct smq_expiry_node *n)
+{
+    if (n->tag == SMQ_TIMER_WILL) {
+        struct smq_session *s = caa_container_of(n, struct smq_session, will_timer);
+        struct smq_msg *will = s->pending_will;
+        s->pending_will = NULL;
+        if (will)
+            smq_publish_will(w, will);
+        return;
+    }
+    struct smq_session *s = caa_container_of(n, struct smq_session, expiry_timer);
+    SMQ_ASSERT(s->conn == NULL);
+    smq_log(SMQ_LOG_INFO, "session expired client=%s", smq_session_log_id(s));
+    smq_session_end(w, s);
 }
 
 void smq_sessions_expire(struct smq_worker *w)
 {
-    struct smq_session *s = w->offline;
-    while (s) {
-        struct smq_session *next = s->next_offline;
-        if (w->stopping || (s->expires_at_ms != 0 && s->expires_at_ms <= w->now_ms)) {
-            if (!w->stopping)
-                smq_log(SMQ_LOG_INFO, "session expired client=%s", smq_session_log_id(s));
-            smq_session_end(w, s);
+    struct smq_expiry_node *n;
+    while ((n = smq_expiry_pop_due(&w->timers, w->now_ms)) != NULL)
+        on_deadline(w, n);
+}
+
+void smq_sessions_end_all(struct smq_worker *w)
+{
+    /* Collected first: ending a session removes it from the table being walked. */
+    size_t n = 0, cap = 64;
+    struct smq_session **all = smq_alloc(cap * sizeof(*all));
+    struct cds_lfht_iter iter;
+    struct smq_session *s;
+    cds_lfht_for_each_entry(w->sessions, &iter, s, by_id) {
+        if (n == cap) {
+            cap *= 2;
+            all = smq_realloc(all, cap * sizeof(*all));
         }
-        s = next;
+        all[n++] = s;
     }
+    for (size_t i = 0; i < n; i++) {
+        SMQ_ASSERT(all[i]->conn == NULL); /* every connection closed before the loop ended */
+        /* Pending wills follow send_will_on_shutdown like the wills of connected clients. */
+        if (!w->broker->settings.send_will_on_shutdown)
+            smq_msg_unref(take_pending_will(w, all[i]));
+        smq_session_end(w, all[i]);
+    }
+    smq_free(all);
 }
 
 bool smq_session_add_sub(struct smq_session *s, struct smq_span filter, uint8_t qos,

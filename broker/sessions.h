@@ -1,6 +1,11 @@
-/* Session lifecycle on a worker: creation, takeover, the offline list and expiry, and the
+/* Session lifecycle on a worker: creation, takeover, expiry and delayed wills, and the
  * session's own list of subscriptions (kept so a session's end can remove them from the
- * shared index). Worker thread only. */
+ * shared index).
+ *
+ * An offline session that may expire, and a will waiting for its Will Delay Interval, each
+ * hold a node in the worker's deadline heap (core/expiry.h, w->timers): one timer per
+ * worker fires at the earliest deadline, so expiry costs O(log n) per event and nothing per
+ * idle session, with no scan of the offline sessions. Worker thread only. */
 #ifndef SMQ_BROKER_SESSIONS_H
 #define SMQ_BROKER_SESSIONS_H
 
@@ -16,8 +21,23 @@ struct smq_session *smq_session_create(struct smq_worker *w, const char *client_
  * (a clean start over an existing session). */
 void smq_session_reset(struct smq_worker *w, struct smq_session *s);
 
-/* Takes s off the offline list (it has a connection again). */
+/* Tags of the session's nodes in the worker's deadline heap (struct smq_expiry_node.tag). */
+enum smq_session_timer {
+    SMQ_TIMER_SESSION = 0, /* expiry_timer: an offline session ends */
+    SMQ_TIMER_WILL = 1,    /* will_timer: a delayed will is published */
+};
+
+/* Cancels s's expiry (it has a connection again). */
 void smq_session_set_online(struct smq_worker *w, struct smq_session *s);
+
+/* Settles the will still waiting for its Will Delay Interval when s gets a new connection:
+ * published when the old session ends now (clean start, or it was to end with its
+ * connection), dropped otherwise [MQTT-3.1.3-9]. */
+void smq_session_keep_will(struct smq_worker *w, struct smq_session *s, bool session_ends);
+
+/* Ends every session of w (the loop has ended, every connection is closed). Delayed wills
+ * are published only with send_will_on_shutdown, like those of connected clients. */
+void smq_sessions_end_all(struct smq_worker *w);
 
 /* Records a subscription in s's own list; returns true when it replaced one. */
 bool smq_session_add_sub(struct smq_session *s, struct smq_span filter, uint8_t qos,

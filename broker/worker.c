@@ -1,5 +1,6 @@
 /* A worker's loop (see worker.h): the inbox, the per-iteration flush and RCU quiescent
- * state, the one-second tick that drives the keep-alive wheel and session expiry. */
+ * state, the one-second tick that drives the keep-alive wheel, and the expiry timer that
+ * follows the earliest deadline of the session heap. */
 #include "broker/worker.h"
 
 #include <stdio.h>
@@ -7,11 +8,14 @@
 #include <unistd.h>
 
 #include "broker/acceptor.h"
+#include "broker/auth.h"
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/sessions.h"
 #include "core/alloc.h"
 #include "core/tsan.h"
+#include "proto/reason.h"
 
 static unsigned long hash_session_id(uint64_t id)
 {
@@ -115,11 +119,8 @@ static void expire(struct smq_conn *c)
     if (c->state == SMQ_CONN_AWAIT_CONNECT) {
         smq_conn_close(c, SMQ_CLOSE_CONNECT_TIMEOUT);
     } else if (c->state == SMQ_CONN_ACTIVE) {
-        if (c->version >= SMQ_V5) {
-            struct smq_packet pkt = {.type = SMQ_DISCONNECT};
-            pkt.u.disconnect.reason = 0x8D; /* Keep Alive timeout */
-            smq_conn_send(c, &pkt);
-        }
+        /* [MQTT-3.1.2-22] 1.5 x Keep Alive without a packet: v5 hears 0x8D first. */
+        smq_conn_disconnect(c, SMQ_RC_KEEP_ALIVE_TIMEOUT, "no packet within 1.5 x Keep Alive");
         smq_conn_close(c, SMQ_CLOSE_KEEPALIVE);
     } else {
         smq_conn_abort(c); /* closing, but the peer does not read its last packet */
@@ -150,6 +151,7 @@ static void run_wheel(struct smq_worker *w)
 }
 
 static void check_drained(struct smq_worker *w);
+static void on_expiry(uv_timer_t *timer);
 
 static void on_tick(uv_timer_t *timer)
 {
@@ -160,7 +162,35 @@ static void on_tick(uv_timer_t *timer)
         return;
     }
     run_wheel(w);
+}
+
+static void arm_expiry(struct smq_worker *w, int64_t deadline_ms)
+{
+    int64_t delay = deadline_ms > w->now_ms ? deadline_ms - w->now_ms : 0;
+    uv_timer_start(&w->expiry_timer, on_expiry, (uint64_t)delay, 0);
+    w->expiry_armed_ms = deadline_ms;
+}
+
+/* The earliest deadline came: handle everything due, then wait for the next one. A timer
+ * set for a deadline that was cancelled meanwhile finds nothing due and moves on. */
+static void on_expiry(uv_timer_t *timer)
+{
+    struct smq_worker *w = timer->data;
+    smq_worker_enter(w);
+    w->expiry_armed_ms = INT64_MAX;
+    if (w->stopping)
+        return; /* every session ends when the loop does */
     smq_sessions_expire(w);
+    int64_t next = smq_expiry_next(&w->timers);
+    if (next != INT64_MAX)
+        arm_expiry(w, next);
+}
+
+void smq_worker_schedule(struct smq_worker *w, struct smq_expiry_node *n, int64_t deadline_ms)
+{
+    smq_expiry_schedule(&w->timers, n, deadline_ms);
+    if (!w->stopping && deadline_ms < w->expiry_armed_ms)
+        arm_expiry(w, deadline_ms);
 }
 
 /* Hands every dirty connection's output to libuv (and frees the ones closed meanwhile:
@@ -220,8 +250,12 @@ static void stop_worker(struct smq_worker *w)
     if (w->stopping)
         return;
     w->stopping = true;
-    while (w->conns)
+    uv_timer_stop(&w->expiry_timer);
+    w->expiry_armed_ms = INT64_MAX;
+    while (w->conns) {
+        smq_conn_disconnect(w->conns, SMQ_RC_SERVER_SHUTTING_DOWN, "server shutting down");
         smq_conn_close(w->conns, SMQ_CLOSE_SHUTDOWN);
+    }
     w->stop_deadline_ms = w->now_ms + (int64_t)w->broker->settings.drain_timeout * 1000;
     uv_timer_start(&w->tick, on_tick, 50, 50);
 }
@@ -283,6 +317,7 @@ void smq_worker_post(struct smq_worker *w, struct smq_inbox_item *item)
 int smq_worker_init(struct smq_worker *w, struct smq_broker *broker, uint16_t id)
 {
     memset(w, 0, sizeof(*w));
+    smq_auth_init(); /* main thread, before any worker runs: the method table is read-only */
     w->id = id;
     w->broker = broker;
     cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
@@ -292,7 +327,10 @@ int smq_worker_init(struct smq_worker *w, struct smq_broker *broker, uint16_t id
     uv_async_init(&w->loop, &w->wake, on_wake);
     uv_prepare_init(&w->loop, &w->before_poll);
     uv_timer_init(&w->loop, &w->tick);
-    w->wake.data = w->before_poll.data = w->tick.data = w;
+    uv_timer_init(&w->loop, &w->expiry_timer);
+    w->wake.data = w->before_poll.data = w->tick.data = w->expiry_timer.data = w;
+    smq_expiry_init(&w->timers);
+    w->expiry_armed_ms = INT64_MAX;
     w->read_buf = smq_alloc(SMQ_READ_CHUNK);
     w->sessions = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE, NULL);
     w->now_ms = (int64_t)uv_now(&w->loop);
@@ -315,7 +353,7 @@ static void worker_main(void *arg)
     if (!w->rcu_online)
         rcu_thread_online();
     w->rcu_online = true;
-    smq_sessions_expire(w); /* with stopping set: ends every session */
+    smq_sessions_end_all(w);
     rcu_unregister_thread();
 }
 
@@ -340,6 +378,7 @@ void smq_worker_join(struct smq_worker *w)
         smq_free(item);
     }
     cds_lfht_destroy(w->sessions, NULL);
+    smq_expiry_dispose(&w->timers);
     smq_free(w->read_buf);
     smq_free(w->scratch);
     cds_wfcq_destroy(&w->inbox_head, &w->inbox_tail);

@@ -6,7 +6,9 @@
  * quiescent state every loop iteration by going offline before it polls (uv_prepare_t) and
  * online again at the first callback that may read a shared structure (smq_worker_enter),
  * so an idle worker never delays a grace period. Keep-alive and CONNECT timeouts live in a
- * per-worker timer wheel with one-second slots, not in a timer per connection. */
+ * per-worker timer wheel with one-second slots, not in a timer per connection; session
+ * expiry and delayed wills in a per-worker deadline heap (core/expiry.h) behind one libuv
+ * timer set to its earliest deadline. */
 #ifndef SMQ_BROKER_WORKER_H
 #define SMQ_BROKER_WORKER_H
 
@@ -35,7 +37,9 @@ struct smq_worker {
     int64_t stop_deadline_ms;       /* while stopping: when to cut remaining sockets */
     int64_t now_ms;                 /* loop time, refreshed per callback */
     struct cds_lfht *sessions;      /* session id -> struct smq_session */
-    struct smq_session *offline;    /* persistent sessions without a connection */
+    struct smq_expiry timers;       /* session expiry and delayed wills (sessions.h) */
+    uv_timer_t expiry_timer;        /* fires at the earliest deadline of timers */
+    int64_t expiry_armed_ms;        /* the deadline expiry_timer is set for, INT64_MAX: none */
     struct smq_conn *conns;         /* every connection, for shutdown */
     struct smq_conn *dirty;         /* connections with output to flush before polling */
     struct smq_conn *wheel[SMQ_WHEEL_SLOTS];
@@ -73,6 +77,10 @@ void smq_worker_remove_session(struct smq_worker *w, struct smq_session *s);
 /* Puts a connection in / takes it out of the keep-alive wheel; worker thread. */
 void smq_worker_wheel_insert(struct smq_worker *w, struct smq_conn *c);
 void smq_worker_wheel_remove(struct smq_worker *w, struct smq_conn *c);
+
+/* Schedules n in w's deadline heap at deadline_ms (moving it if scheduled) and makes sure
+ * the expiry timer fires by then. Worker thread. */
+void smq_worker_schedule(struct smq_worker *w, struct smq_expiry_node *n, int64_t deadline_ms);
 
 /* Marks c as having output to flush before the loop polls again. Worker thread. */
 void smq_worker_mark_dirty(struct smq_worker *w, struct smq_conn *c);
