@@ -115,6 +115,32 @@ static void index_match_cb(void *ctx, const struct smq_sub_target *t)
           shared ? "shared" : "plain");
 }
 
+/* Picks a member of one of the writer's shared groups, skipping one of the writer's
+ * sessions, and checks what comes back: a member of that very group (a session the writer
+ * subscribed to that filter), whole, never the skipped one. */
+static void index_pick(struct index_run *run, unsigned long n)
+{
+    unsigned f = (unsigned)(n % INDEX_NFILTERS);
+    if (strncmp(index_filters[f], "$share/", 7) != 0)
+        return;
+    uint64_t skip = INDEX_FIRST_SESSION + (n % INDEX_WRITES);
+    struct smq_sub_target t;
+    int rc = smq_index_pick(run->index, smq_span_str(index_filters[f]), skip, &t);
+    CHECK(rc == 0 || rc == SMQ_ENOENT, "pick returned %d", rc);
+    if (rc != 0)
+        return;
+    struct smq_sub_target want = index_target(t.session_id);
+    bool is_writer = t.session_id >= INDEX_FIRST_SESSION &&
+                     t.session_id < INDEX_FIRST_SESSION + INDEX_WRITES;
+    CHECK(is_writer && (t.session_id - INDEX_FIRST_SESSION) % INDEX_NFILTERS == f,
+          "picked session %llu, not a member of %s", (unsigned long long)t.session_id,
+          index_filters[f]);
+    CHECK(t.session_id != skip, "picked the skipped session");
+    CHECK(t.subscription_id == want.subscription_id && t.shard == want.shard &&
+              t.qos == want.qos && (t.flags & SMQ_SUB_SHARED),
+          "torn pick of session %llu", (unsigned long long)t.session_id);
+}
+
 static void *index_reader(void *arg)
 {
     struct index_run *run = arg;
@@ -130,6 +156,9 @@ static void *index_reader(void *arg)
         rcu_read_unlock();
         CHECK(m.keep_seen == 1, "%s: the subscription held for the whole run was reported %u times",
               topic, m.keep_seen);
+        rcu_read_lock();
+        index_pick(run, n);
+        rcu_read_unlock();
         rcu_quiescent_state();
         n++;
     }
@@ -187,7 +216,7 @@ static void scenario_index(void)
     rcu_barrier();
     smq_index_free(run.index);
     rcu_barrier();
-    printf("  index: %lu matches by %d readers during %u subscribe/unsubscribe pairs\n",
+    printf("  index: %lu matches and picks by %d readers during %u subscribe/unsubscribe pairs\n",
            atomic_load(&run.matches), READERS, INDEX_WRITES);
 }
 
