@@ -203,7 +203,9 @@ static void on_wake(uv_async_t *a)
 {
     struct smq_bench_worker *w = a->data;
     int phase = smq_bench_run_phase(w->run);
-    if (phase >= SMQ_PHASE_RUN && w->phase < SMQ_PHASE_RUN)
+    /* A run that ended before this worker saw it start (SIGINT while connecting, or RUN
+     * and DRAIN announced within one wake-up) publishes nothing. */
+    if (phase == SMQ_PHASE_RUN && w->phase < SMQ_PHASE_RUN)
         enter_run(w);
     if (phase >= SMQ_PHASE_DRAIN && w->phase < SMQ_PHASE_DRAIN)
         enter_drain(w);
