@@ -2,12 +2,12 @@
  * routing (route.c), the acknowledgements, and sending a session's deliveries.
  *
  * Inbound, a PUBLISH the broker cannot take at all closes the connection (v5: DISCONNECT
- * with the reason): a bad or unknown Topic Alias (0x94), QoS above max_qos (0x9B), a topic
- * over the limits (0x90), retain when it is off (0x9A). One the broker refuses as a message
- * gets a PUBACK/PUBREC error on v5 and is not delivered: payload not UTF-8 while its Payload
- * Format Indicator says so and validate_payload_format is on (0x99), a retained message the
- * retained store has no room for (0x97). An accepted one nobody subscribes to is
- * acknowledged with 0x10.
+ * with the reason): a Topic Alias above our maximum (0x94) or never mapped (0x82), QoS
+ * above max_qos (0x9B), a topic over the limits (0x90), retain when it is off (0x9A). One
+ * the broker refuses as a message gets a PUBACK/PUBREC error on v5 and is not delivered:
+ * payload not UTF-8 while its Payload Format Indicator says so and validate_payload_format
+ * is on (0x99), a retained message the retained store has no room for (0x97). An accepted
+ * one nobody subscribes to is acknowledged with 0x10.
  *
  * Outbound, every PUBLISH leaves through send_publish(): the remaining Message Expiry, every
  * Subscription Identifier of the delivery, a Topic Alias chosen from the connection's LRU
@@ -44,10 +44,11 @@ static void send_ack(struct smq_conn *c, uint8_t type, uint16_t packet_id, uint8
     smq_conn_send(c, &pkt);
 }
 
-/* Sets *topic to the topic pkt publishes to, applying its Topic Alias (3.3.2.3.4): a topic
- * with an alias (re)maps the alias, an empty topic takes the alias's topic. Returns 0, or
- * 0x94 for an alias above the maximum we announced [MQTT-3.3.2-9] or one never mapped on
- * this connection. (Alias 0 never gets here: the decoder refuses it, 0x82.) */
+/* Sets *topic to the topic pkt publishes to, applying its Topic Alias (3.3.2.3.4, 3.3.4): a
+ * topic with an alias (re)maps the alias, an empty topic takes the alias's topic. Returns 0,
+ * 0x94 for an alias above the maximum we announced [MQTT-3.3.2-9], or 0x82 for an empty
+ * topic with an alias never mapped on this connection. (Alias 0 never gets here: the
+ * decoder refuses it with 0x82, like every forbidden zero property.) */
 static uint8_t resolve_topic(struct smq_conn *c, const struct smq_publish *pkt,
                              struct smq_span *topic)
 {
@@ -63,7 +64,7 @@ static uint8_t resolve_topic(struct smq_conn *c, const struct smq_publish *pkt,
         smq_alias_in_set(c->alias_in, alias, pkt->topic);
         return 0;
     }
-    return smq_alias_in_get(c->alias_in, alias, topic) == 0 ? 0 : SMQ_RC_TOPIC_ALIAS_INVALID;
+    return smq_alias_in_get(c->alias_in, alias, topic) == 0 ? 0 : SMQ_RC_PROTOCOL_ERROR;
 }
 
 /* Checks the broker's limits on an inbound PUBLISH to topic; returns 0 or the reason to
