@@ -197,8 +197,7 @@ void smq_handle_ack(struct smq_conn *c, uint8_t type, const struct smq_ack *ack)
         break;
     case SMQ_PUBREL: {
         int rc = smq_session_on_pubrel(st, ack->packet_id);
-        send_ack(c, SMQ_PUBCOMP, ack->packet_id,
-                 rc == 0 || !v5 ? 0 : SMQ_RC_PACKET_ID_NOT_FOUND);
+        send_ack(c, SMQ_PUBCOMP, ack->packet_id, rc == 0 || !v5 ? 0 : SMQ_RC_PACKET_ID_NOT_FOUND);
         break;
     }
     case SMQ_PUBCOMP:
@@ -213,8 +212,7 @@ void smq_handle_ack(struct smq_conn *c, uint8_t type, const struct smq_ack *ack)
 /* Points props at every Subscription Identifier of d [MQTT-3.3.4-3]: the first and the
  * others in one array, on stack (SUB_IDS_ON_STACK) or, for more, on the heap. Returns the
  * heap array the caller frees, or NULL. */
-static uint32_t *put_sub_ids(struct smq_props *props, const struct smq_delivery *d,
-                             uint32_t *stack)
+static uint32_t *put_sub_ids(struct smq_props *props, const struct smq_delivery *d, uint32_t *stack)
 {
     if (d->n_more_sub_ids == 0) {
         if (d->subscription_id != 0) {
@@ -262,7 +260,8 @@ static bool choose_alias(struct smq_conn *c, const struct smq_send *snd, struct 
  * [MQTT-3.1.2-24] (header 0: past the protocol's own maximum). */
 static bool fits(const struct smq_conn *c, size_t header, const struct smq_msg *msg)
 {
-    return header != 0 && (c->max_packet_out == 0 || header + msg->payload.len <= c->max_packet_out);
+    return header != 0 &&
+           (c->max_packet_out == 0 || header + msg->payload.len <= c->max_packet_out);
 }
 
 /* Encodes one PUBLISH of a delivery into c's output, sharing the payload. Returns false,

@@ -46,8 +46,8 @@ static struct smq_span topic_buf_span(const struct topic_buf *b)
 
 struct smq_alias_in {
     uint16_t max;
-    uint16_t cap;             /* slots allocated: aliases 1..cap */
-    struct topic_buf *slots;  /* owned: [alias - 1]; len 0 = never set */
+    uint16_t cap;            /* slots allocated: aliases 1..cap */
+    struct topic_buf *slots; /* owned: [alias - 1]; len 0 = never set */
 };
 
 struct smq_alias_in *smq_alias_in_new(uint16_t max)
@@ -109,12 +109,12 @@ struct out_entry {
 struct smq_alias_out {
     struct smq_hash_key key;
     uint16_t max;
-    uint16_t used;              /* aliases handed out: 1..used */
-    uint16_t cap;               /* entries allocated: aliases 1..cap */
+    uint16_t used; /* aliases handed out: 1..used */
+    uint16_t cap;  /* entries allocated: aliases 1..cap */
     uint16_t newest, oldest;
-    uint32_t n_buckets;         /* a power of two, at least cap */
-    uint16_t *buckets;          /* owned: the first alias of each chain */
-    struct out_entry *entries;  /* owned: [alias]; [0] unused */
+    uint32_t n_buckets;        /* a power of two, at least cap */
+    uint16_t *buckets;         /* owned: the first alias of each chain */
+    struct out_entry *entries; /* owned: [alias]; [0] unused */
 };
 
 struct smq_alias_out *smq_alias_out_new(uint16_t max)

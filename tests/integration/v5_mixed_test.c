@@ -177,8 +177,8 @@ static int publish_alias(struct tc *pub, const char *topic, const char *payload,
     mosquitto_property *props = NULL;
     mosquitto_property_add_int16(&props, MQTT_PROP_TOPIC_ALIAS, (uint16_t)alias);
     int before = pub->publishes_done;
-    int rc = mosquitto_publish_v5(pub->m, NULL, topic, (int)strlen(payload), payload, 1, false,
-                                  props);
+    int rc =
+        mosquitto_publish_v5(pub->m, NULL, topic, (int)strlen(payload), payload, 1, false, props);
     mosquitto_property_free_all(&props);
     if (rc != MOSQ_ERR_SUCCESS)
         return rc;
@@ -222,8 +222,8 @@ Test(v5_mixed, request_response_between_v5_clients, .init = start, .fini = stop)
     cr_assert(tc_prop_str(req->props, MQTT_PROP_RESPONSE_TOPIC, reply_to, sizeof(reply_to)));
     void *corr = NULL;
     uint16_t corr_len = 0;
-    cr_assert_not_null(mosquitto_property_read_binary(req->props, MQTT_PROP_CORRELATION_DATA,
-                                                      &corr, &corr_len, false));
+    cr_assert_not_null(mosquitto_property_read_binary(req->props, MQTT_PROP_CORRELATION_DATA, &corr,
+                                                      &corr_len, false));
     mosquitto_property *answer = NULL;
     mosquitto_property_add_binary(&answer, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
     free(corr);
@@ -233,9 +233,8 @@ Test(v5_mixed, request_response_between_v5_clients, .init = start, .fini = stop)
     cr_assert_eq(tc_count(requester, "rr/reply/req", "noon"), 1);
     void *back = NULL;
     uint16_t back_len = 0;
-    cr_assert_not_null(mosquitto_property_read_binary(requester->msgs[0].props,
-                                                      MQTT_PROP_CORRELATION_DATA, &back,
-                                                      &back_len, false));
+    cr_assert_not_null(mosquitto_property_read_binary(
+        requester->msgs[0].props, MQTT_PROP_CORRELATION_DATA, &back, &back_len, false));
     cr_expect_eq(back_len, 6);
     cr_expect_arr_eq(back, "corr-7", 6, "the requester matches the answer to its request");
     free(back);
@@ -245,8 +244,7 @@ Test(v5_mixed, request_response_between_v5_clients, .init = start, .fini = stop)
  * properties): request/response works only through a convention in the payload, here
  * "reply-to <topic> <request>". The v5 requester sets both ways and correlates by the reply
  * topic, unique per request, since the answer carries no Correlation Data. */
-Test(v5_mixed, request_response_with_a_311_responder_uses_the_payload, .init = start,
-     .fini = stop)
+Test(v5_mixed, request_response_with_a_311_responder_uses_the_payload, .init = start, .fini = stop)
 {
     struct tc *requester = connect5("rr3-req");
     struct tc *responder = connect3("rr3-resp", true, false);
@@ -255,9 +253,8 @@ Test(v5_mixed, request_response_with_a_311_responder_uses_the_payload, .init = s
     mosquitto_property *props = NULL;
     mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "rr3/reply/41");
     mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "c41", 3);
-    cr_assert_eq(tc_publish5(requester, "rr3/service", "reply-to rr3/reply/41 ping", 1, false,
-                             props),
-                 0);
+    cr_assert_eq(
+        tc_publish5(requester, "rr3/service", "reply-to rr3/reply/41 ping", 1, false, props), 0);
     mosquitto_property_free_all(&props);
     WAIT_FOR(responder->n_msgs == 1, 5000);
     cr_assert_eq(responder->n_msgs, 1);
@@ -285,8 +282,7 @@ Test(v5_mixed, request_from_a_311_client_has_no_response_topic, .init = start, .
     struct tc *responder = connect5("rr5-resp");
     cr_assert_eq(tc_subscribe5(responder, "rr5/service", 1, 0, NULL), 1);
     cr_assert_eq(tc_subscribe(requester, "rr5/reply/x", 1), 1);
-    cr_assert_eq(tc_publish(requester, "rr5/service", "reply-to rr5/reply/x hello", 1, false),
-                 0);
+    cr_assert_eq(tc_publish(requester, "rr5/service", "reply-to rr5/reply/x hello", 1, false), 0);
     WAIT_FOR(responder->n_msgs == 1, 5000);
     cr_assert_eq(responder->n_msgs, 1);
     char reply_to[64] = "";
@@ -311,8 +307,7 @@ Test(v5_mixed, will_of_a_v5_client_reaches_a_311_subscriber, .init = start, .fin
     cr_assert_eq(tc_subscribe(sub31, "mxw/#", 1), 1);
     struct tc *dying = tc_new5("v5-dying", true);
     mosquitto_property *wprops = all_props();
-    cr_assert_eq(mosquitto_will_set_v5(dying->m, "mxw/status", 7, "offline", 1, false, wprops),
-                 0);
+    cr_assert_eq(mosquitto_will_set_v5(dying->m, "mxw/status", 7, "offline", 1, false, wprops), 0);
     cr_assert_eq(tc_connect5(dying, &broker, 60, NULL), 0);
     cr_assert_eq(mosquitto_disconnect_v5(dying->m, MQTT_RC_DISCONNECT_WITH_WILL_MSG, NULL), 0);
     WAIT_FOR(sub->n_msgs == 1 && sub31->n_msgs == 1, 5000);

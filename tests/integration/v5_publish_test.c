@@ -216,8 +216,8 @@ static struct tc *connect5_with(const char *id, bool clean, int prop, uint32_t v
 
 /* ---- Message Expiry ------------------------------------------------------------------- */
 
-static int publish_expiring(struct tc *pub, const char *topic, const char *payload,
-                            uint32_t expiry, bool retain)
+static int publish_expiring(struct tc *pub, const char *topic, const char *payload, uint32_t expiry,
+                            bool retain)
 {
     mosquitto_property *props = NULL;
     if (expiry)
@@ -227,8 +227,7 @@ static int publish_expiring(struct tc *pub, const char *topic, const char *paylo
     return rc;
 }
 
-Test(v5_publish, expired_message_in_an_offline_queue_is_not_delivered, .init = start,
-     .fini = stop)
+Test(v5_publish, expired_message_in_an_offline_queue_is_not_delivered, .init = start, .fini = stop)
 {
     struct tc *sub = connect5_with("exp-sub", false, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 60);
     cr_assert_eq(tc_subscribe5(sub, "exp/#", 1, 0, NULL), 1);
@@ -278,8 +277,7 @@ Test(v5_publish, live_message_carries_its_expiry_and_none_without, .init = start
     cr_assert_eq(sub->n_msgs, 2);
     long left = tc_prop_int(tc_find(sub, "expv/a")->props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL);
     cr_expect(left >= 299 && left <= 300, "expiry %ld", left);
-    cr_expect_eq(tc_prop_int(tc_find(sub, "expv/b")->props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL),
-                 -1);
+    cr_expect_eq(tc_prop_int(tc_find(sub, "expv/b")->props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL), -1);
 }
 
 Test(v5_publish, expired_retained_message_is_not_delivered, .init = start, .fini = stop)
@@ -443,8 +441,8 @@ static void expect_aliased(int fd, const char *payload, const char *topic, uint1
         cr_expect(smq_span_eq_str(p->topic, topic), "%s: topic %.*s, want %s", payload,
                   (int)p->topic.len, (const char *)p->topic.ptr, topic);
     else
-        cr_expect_eq(p->topic.len, 0, "%s: topic %.*s, want it empty", payload,
-                     (int)p->topic.len, (const char *)p->topic.ptr);
+        cr_expect_eq(p->topic.len, 0, "%s: topic %.*s, want it empty", payload, (int)p->topic.len,
+                     (const char *)p->topic.ptr);
     if (alias) {
         cr_expect(smq_props_has(&p->props, SMQ_PROP_TOPIC_ALIAS), "%s: no alias", payload);
         cr_expect_eq(p->props.topic_alias, alias, "%s: alias %u, want %u", payload,
@@ -524,8 +522,7 @@ Test(v5_publish, short_topics_go_without_alias, .init = start, .fini = stop)
     close(fd);
 }
 
-Test(v5_publish, retransmission_after_reconnect_carries_the_full_topic, .init = start,
-     .fini = stop)
+Test(v5_publish, retransmission_after_reconnect_carries_the_full_topic, .init = start, .fini = stop)
 {
     struct smq_props props = tam_props(10);
     props.present |= SMQ_PROP_BIT(SMQ_PROP_SESSION_EXPIRY);
@@ -652,8 +649,8 @@ Test(v5_publish, user_properties_are_forwarded_in_order, .init = start, .fini = 
     struct smq_span key, value;
     for (size_t i = 0; i < 4; i++) {
         cr_assert(smq_props_next_user(&p->props, &pos, &key, &value));
-        cr_expect(smq_span_eq_str(key, pairs[i][0]), "property %zu: key %.*s", i,
-                  (int)key.len, (const char *)key.ptr);
+        cr_expect(smq_span_eq_str(key, pairs[i][0]), "property %zu: key %.*s", i, (int)key.len,
+                  (const char *)key.ptr);
         cr_expect(smq_span_eq_str(value, pairs[i][1]), "property %zu: value %.*s", i,
                   (int)value.len, (const char *)value.ptr);
     }
@@ -672,9 +669,8 @@ Test(v5_publish, user_properties_reach_a_libmosquitto_subscriber, .init = start,
     const struct tmsg *m = forward(pub, sub, props);
     mosquitto_property_free_all(&props);
     char *name = NULL, *value = NULL;
-    const mosquitto_property *p =
-        mosquitto_property_read_string_pair(m->props, MQTT_PROP_USER_PROPERTY, &name, &value,
-                                            false);
+    const mosquitto_property *p = mosquitto_property_read_string_pair(
+        m->props, MQTT_PROP_USER_PROPERTY, &name, &value, false);
     cr_assert_not_null(p);
     cr_expect_str_eq(name, "first");
     cr_expect_str_eq(value, "1");
@@ -735,8 +731,8 @@ static void start_awaiting_rel_2(void)
     start_with("max_awaiting_rel 2\n");
 }
 
-Test(v5_publish, client_over_the_brokers_receive_maximum_gets_0x93,
-     .init = start_awaiting_rel_2, .fini = stop)
+Test(v5_publish, client_over_the_brokers_receive_maximum_gets_0x93, .init = start_awaiting_rel_2,
+     .fini = stop)
 {
     int fd = r5_open("rmin", true, NULL);
     struct r5 *r = malloc(sizeof(*r));
@@ -751,8 +747,7 @@ Test(v5_publish, client_over_the_brokers_receive_maximum_gets_0x93,
     close(fd);
 }
 
-Test(v5_publish, qos1_cannot_exceed_the_receive_maximum, .init = start_awaiting_rel_2,
-     .fini = stop)
+Test(v5_publish, qos1_cannot_exceed_the_receive_maximum, .init = start_awaiting_rel_2, .fini = stop)
 {
     /* QoS 1 is acknowledged as it arrives, so it never counts against the maximum. */
     int fd = r5_open("rmq1", true, NULL);
@@ -923,8 +918,8 @@ static int publish_format(struct tc *pub, const char *payload, int qos)
     mosquitto_property *props = NULL;
     mosquitto_property_add_byte(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1);
     int before = pub->publishes_done;
-    int rc = mosquitto_publish_v5(pub->m, NULL, "pfi/t", (int)strlen(payload), payload, qos,
-                                  false, props);
+    int rc = mosquitto_publish_v5(pub->m, NULL, "pfi/t", (int)strlen(payload), payload, qos, false,
+                                  props);
     mosquitto_property_free_all(&props);
     if (rc != MOSQ_ERR_SUCCESS)
         return -1;
@@ -932,8 +927,7 @@ static int publish_format(struct tc *pub, const char *payload, int qos)
     return pub->publishes_done > before ? 0 : -1;
 }
 
-Test(v5_publish, invalid_utf8_payload_is_refused_with_0x99, .init = start_validate,
-     .fini = stop)
+Test(v5_publish, invalid_utf8_payload_is_refused_with_0x99, .init = start_validate, .fini = stop)
 {
     struct tc *sub = connect5_with("pfi-sub", true, 0, 0);
     cr_assert_eq(tc_subscribe5(sub, "pfi/t", 2, 0, NULL), 2);
@@ -954,8 +948,7 @@ Test(v5_publish, invalid_utf8_payload_is_refused_with_0x99, .init = start_valida
     cr_expect_str_eq(sub->msgs[0].payload, "good \xe2\x82\xac");
 }
 
-Test(v5_publish, refused_qos2_id_is_free_for_a_new_message, .init = start_validate,
-     .fini = stop)
+Test(v5_publish, refused_qos2_id_is_free_for_a_new_message, .init = start_validate, .fini = stop)
 {
     /* [MQTT-4.3.3-9] after PUBREC 0x99 the identifier starts a new message: no PUBREL. */
     struct tc *sub = connect5_with("pfq-sub", true, 0, 0);
@@ -1006,9 +999,9 @@ Test(v5_publish, retained_store_full_is_0x97_and_not_delivered, .init = start_re
     cr_assert_eq(tc_subscribe5(sub, "rsf/#", 1, 0, NULL), 1);
     struct tc *pub = connect5_with("rsf-pub", true, 0, 0);
     cr_assert_eq(tc_publish5(pub, "rsf/a", "one", 1, true, NULL), 0);
-    cr_assert_eq(tc_publish5(pub, "rsf/b", "two", 2, true, NULL), 0); /* a second topic */
+    cr_assert_eq(tc_publish5(pub, "rsf/b", "two", 2, true, NULL), 0);      /* a second topic */
     cr_assert_eq(tc_publish5(pub, "rsf/a", "replaced", 1, true, NULL), 0); /* no new topic */
-    cr_assert_eq(tc_publish5(pub, "rsf/c", "plain", 1, false, NULL), 0); /* not retained */
+    cr_assert_eq(tc_publish5(pub, "rsf/c", "plain", 1, false, NULL), 0);   /* not retained */
     cr_assert_eq(pub->n_pub_reasons, 4);
     cr_expect_eq(pub->pub_reasons[0], 0);
     cr_expect_eq(pub->pub_reasons[1], 0x97, "PUBREC 0x%02x", pub->pub_reasons[1]);

@@ -43,7 +43,7 @@ Test(alias_in, unknown_alias_is_enoent)
     struct smq_span got;
     cr_expect_eq(smq_alias_in_get(t, 1, &got), SMQ_ENOENT); /* nothing set at all */
     cr_assert_eq(smq_alias_in_set(t, 2, str("a")), 0);
-    cr_expect_eq(smq_alias_in_get(t, 1, &got), SMQ_ENOENT); /* a neighbour */
+    cr_expect_eq(smq_alias_in_get(t, 1, &got), SMQ_ENOENT);  /* a neighbour */
     cr_expect_eq(smq_alias_in_get(t, 10, &got), SMQ_ENOENT); /* beyond the slots grown */
     smq_alias_in_free(t);
 }
