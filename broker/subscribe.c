@@ -8,8 +8,8 @@
  * broker turned off (0xA1 Subscription Identifiers, 0x9E shared, 0xA2 wildcards), the
  * filter's size (0x8F), the session's quota (0x97), then the index's own depth limit (0x83,
  * unreachable while max_topic_levels is capped at that limit). Otherwise the granted QoS:
- * the requested one capped by max_qos [MQTT-3.9.3-2 note; MQTT-3.2.2-9]. A 3.x client gets
- * 0x80 for every failure, its only failure code. */
+ * the requested one capped by max_qos (3.8.4; [MQTT-3.2.2-10] a SUBSCRIBE asking more is
+ * still accepted). A 3.x client gets 0x80 for every failure, its only failure code. */
 #include <string.h>
 
 #include "broker/conn.h"
@@ -111,7 +111,7 @@ static uint8_t subscribe_one(struct smq_conn *c, const struct smq_sub_entry *e,
     *is_new = !smq_session_add_sub(s, e->filter, granted, target.flags, target.subscription_id);
     if (smq_log_enabled(SMQ_LOG_DEBUG)) {
         char f[256];
-        smq_log(SMQ_LOG_DEBUG, "subscribe client=%s filter=\"%s\" qos=%u", s->client_id,
+        smq_log(SMQ_LOG_DEBUG, "subscribe client=%s filter=\"%s\" qos=%u", smq_session_log_id(s),
                 smq_log_escape(f, sizeof(f), e->filter.ptr, e->filter.len), granted);
     }
     return granted;
