@@ -106,7 +106,8 @@ uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg)
     return sessions;
 }
 
-/* The QoS a delivery goes out with: the message's, capped by the granted one. */
+/* The QoS a delivery goes out with: the message's, capped by the granted one (the granted
+ * one whatever the message's with upgrade_outgoing_qos). */
 static uint8_t send_qos(const struct smq_worker *w, const struct smq_msg *msg, uint8_t granted)
 {
     bool upgrade = w->broker->settings.upgrade_outgoing_qos;
