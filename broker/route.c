@@ -65,8 +65,8 @@ static int by_shard_then_session(const void *a, const void *b)
     return 0;
 }
 
-static void post_to_shard(struct smq_worker *w, struct smq_msg *msg,
-                          const struct smq_sub_target *t, uint32_t n)
+static void post_to_shard(struct smq_worker *w, struct smq_msg *msg, const struct smq_sub_target *t,
+                          uint32_t n)
 {
     struct smq_inbox_deliver *d = smq_alloc(sizeof(*d) + n * sizeof(*t));
     d->item.kind = SMQ_INBOX_DELIVER;

@@ -160,9 +160,8 @@ void smq_handle_subscribe(struct smq_conn *c, const struct smq_subscribe *pkt)
     ack.u.sub_ack.reasons = (struct smq_span){codes, pkt->count};
     smq_conn_send(c, &ack);
     /* Retained messages follow the SUBACK, filter by filter. */
-    uint32_t sub_id = smq_props_has(&pkt->props, SMQ_PROP_SUBSCRIPTION_ID)
-                          ? pkt->props.subscription_id
-                          : 0;
+    uint32_t sub_id =
+        smq_props_has(&pkt->props, SMQ_PROP_SUBSCRIPTION_ID) ? pkt->props.subscription_id : 0;
     if (!c->w->broker->settings.retain_available)
         goto done;
     pos = 0;

@@ -228,8 +228,7 @@ Test(v5_subscribe, no_local_is_per_subscription, .init = start, .fini = stop)
 }
 
 /* [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error. */
-Test(v5_subscribe, no_local_on_shared_subscription_is_a_protocol_error, .init = start,
-     .fini = stop)
+Test(v5_subscribe, no_local_on_shared_subscription_is_a_protocol_error, .init = start, .fini = stop)
 {
     int fd = raw5_open("v5-nl-shared", true, 0, 0);
     struct smq_sub_entry e = entry("$share/g/nls/t", 1);
@@ -297,8 +296,7 @@ Test(v5_subscribe, retain_as_published_both_values, .init = start, .fini = stop)
 
     cr_assert_eq(tc_publish5(pub, "rap/live", "new", 1, true, NULL), 0);
     cr_assert_eq(tc_publish5(pub, "rap/plain", "p", 1, false, NULL), 0);
-    WAIT_FOR(tc_count(keep, "rap/plain", "p") == 1 && tc_count(clear, "rap/plain", "p") == 1,
-             5000);
+    WAIT_FOR(tc_count(keep, "rap/plain", "p") == 1 && tc_count(clear, "rap/plain", "p") == 1, 5000);
     cr_assert_not_null(tc_find(keep, "rap/live"));
     cr_assert_not_null(tc_find(clear, "rap/live"));
     cr_expect(tc_find(keep, "rap/live")->retain, "Retain As Published keeps RETAIN 1");
@@ -321,8 +319,7 @@ Test(v5_subscribe, retain_handling_0_sends_at_every_subscribe, .init = start, .f
 }
 
 /* Retain Handling 1: only when the subscription did not exist [MQTT-3.3.1-10]. */
-Test(v5_subscribe, retain_handling_1_sends_only_for_a_new_subscription, .init = start,
-     .fini = stop)
+Test(v5_subscribe, retain_handling_1_sends_only_for_a_new_subscription, .init = start, .fini = stop)
 {
     struct tc *pub = client5("v5-rh1-pub"), *c = client5("v5-rh1");
     cr_assert_eq(tc_publish5(pub, "rh1/t", "r", 1, true, NULL), 0);
@@ -363,27 +360,25 @@ Test(v5_subscribe, subscription_identifier_is_delivered, .init = start, .fini = 
     cr_assert_eq(subscribe_id(c, "sid/#", 1, 0, 42), 1);
     WAIT_FOR(tc_count(c, "sid/kept", "r") == 1, 5000);
     cr_assert_eq(tc_count(c, "sid/kept", "r"), 1);
-    cr_expect_eq(tc_prop_int(tc_find(c, "sid/kept")->props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER),
-                 42, "the retained message names the subscription");
+    cr_expect_eq(tc_prop_int(tc_find(c, "sid/kept")->props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER), 42,
+                 "the retained message names the subscription");
     cr_assert_eq(tc_publish5(pub, "sid/a", "1", 1, false, NULL), 0);
     WAIT_FOR(tc_count(c, "sid/a", "1") == 1, 5000);
-    cr_expect_eq(tc_prop_int(tc_find_msg(c, "sid/a", "1")->props,
-                             MQTT_PROP_SUBSCRIPTION_IDENTIFIER),
-                 42);
+    cr_expect_eq(
+        tc_prop_int(tc_find_msg(c, "sid/a", "1")->props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER), 42);
     /* A new SUBSCRIBE of the same filter replaces the identifier... */
     cr_assert_eq(subscribe_id(c, "sid/#", 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER, 268435455), 1);
     cr_assert_eq(tc_publish5(pub, "sid/a", "2", 1, false, NULL), 0);
     WAIT_FOR(tc_count(c, "sid/a", "2") == 1, 5000);
-    cr_expect_eq(tc_prop_int(tc_find_msg(c, "sid/a", "2")->props,
-                             MQTT_PROP_SUBSCRIPTION_IDENTIFIER),
-                 268435455, "the largest identifier");
+    cr_expect_eq(
+        tc_prop_int(tc_find_msg(c, "sid/a", "2")->props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER),
+        268435455, "the largest identifier");
     /* ...and one without an identifier removes it. */
     cr_assert_eq(subscribe_id(c, "sid/#", 1, MQTT_SUB_OPT_SEND_RETAIN_NEVER, 0), 1);
     cr_assert_eq(tc_publish5(pub, "sid/a", "3", 1, false, NULL), 0);
     WAIT_FOR(tc_count(c, "sid/a", "3") == 1, 5000);
-    cr_expect_eq(tc_prop_int(tc_find_msg(c, "sid/a", "3")->props,
-                             MQTT_PROP_SUBSCRIPTION_IDENTIFIER),
-                 -1);
+    cr_expect_eq(
+        tc_prop_int(tc_find_msg(c, "sid/a", "3")->props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER), -1);
 }
 
 /* [MQTT-3.3.4-4] one copy for overlapping subscriptions, carrying every identifier they
@@ -393,9 +388,16 @@ Test(v5_subscribe, subscription_identifier_is_delivered, .init = start, .fini = 
 Test(v5_subscribe, overlapping_subscriptions_carry_every_identifier, .init = start, .fini = stop)
 {
     int fd = raw5_open("v5-sids", true, 0, 0);
-    struct { const char *filter; uint8_t qos; uint32_t id; } subs[] = {
-        {"ov/+", 0, 1}, {"ov/#", 1, 2}, {"+/x", 1, 2} /* an identifier used twice */,
-        {"ov/x", 0, 0} /* none */, {"ov/y", 0, 7} /* does not match */,
+    struct {
+        const char *filter;
+        uint8_t qos;
+        uint32_t id;
+    } subs[] = {
+        {"ov/+", 0, 1},
+        {"ov/#", 1, 2},
+        {"+/x", 1, 2} /* an identifier used twice */,
+        {"ov/x", 0, 0} /* none */,
+        {"ov/y", 0, 7} /* does not match */,
     };
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         struct smq_sub_entry e = entry(subs[i].filter, subs[i].qos);
@@ -525,8 +527,8 @@ Test(v5_subscribe, suback_has_one_code_per_filter_in_order, .fini = stop)
                "max_qos 1\n");
     int fd = raw5_open("v5-multi", true, 0, 0);
     struct smq_sub_entry list[] = {
-        entry("m/1", 1), entry("m/+", 0), entry("m/2", 2), entry("$share/g/m/3", 0),
-        entry("m/4", 1), entry("m/1", 0),
+        entry("m/1", 1),          entry("m/+", 0), entry("m/2", 2),
+        entry("$share/g/m/3", 0), entry("m/4", 1), entry("m/1", 0),
     };
     uint8_t codes[6];
     raw5_subscribe(fd, list, 6, false, 0, codes);
@@ -715,8 +717,8 @@ Test(v5_subscribe, shared_qos1_resent_to_another_member_when_session_ends, .fini
     pump_for(100);
     cr_assert_eq(m->n_msgs, 10);
     expect_each_once(m, "j", 10);
-    cr_expect_eq(broker_log_count(&broker, "5 shared-subscription messages handed to other members"),
-                 1);
+    cr_expect_eq(
+        broker_log_count(&broker, "5 shared-subscription messages handed to other members"), 1);
 }
 
 /* QoS 2: an inflight message the member may hold is never given to another member
@@ -756,8 +758,7 @@ Test(v5_subscribe, shared_qos2_inflight_stays_with_the_member, .fini = stop)
 
 /* A persistent member that is only offline keeps its messages (the spec allows waiting for
  * it); when its session expires they go to another member. */
-Test(v5_subscribe, shared_messages_wait_for_an_offline_member_until_its_session_ends,
-     .fini = stop)
+Test(v5_subscribe, shared_messages_wait_for_an_offline_member_until_its_session_ends, .fini = stop)
 {
     start_with("max_inflight_messages 2\n");
     const char *g = "$share/off/off/t";
@@ -800,8 +801,7 @@ Test(v5_subscribe, shared_subscribe_gets_no_retained_message, .init = start, .fi
 
 /* 4.8.2: a client with a shared and a plain subscription matching one message gets a copy
  * by each, each with its own identifier [MQTT-3.3.4-5]. */
-Test(v5_subscribe, shared_and_plain_subscriptions_each_deliver_a_copy, .init = start,
-     .fini = stop)
+Test(v5_subscribe, shared_and_plain_subscriptions_each_deliver_a_copy, .init = start, .fini = stop)
 {
     struct tc *c = client5("v5-both"), *pub = client5("v5-both-pub");
     cr_assert_eq(subscribe_id(c, "both/t", 1, 0, 11), 1);
