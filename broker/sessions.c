@@ -204,25 +204,50 @@ void smq_sessions_expire(struct smq_worker *w)
         on_deadline(w, n);
 }
 
-void smq_sessions_end_all(struct smq_worker *w)
+/* Returns every session of w in an owned array (*n of them): ending one removes it from the
+ * table, so the table is not walked while sessions end. */
+static struct smq_session **all_sessions(struct smq_worker *w, size_t *n)
 {
-    /* Collected first: ending a session removes it from the table being walked. */
-    size_t n = 0, cap = 64;
+    size_t cap = 64;
     struct smq_session **all = smq_alloc(cap * sizeof(*all));
     struct cds_lfht_iter iter;
-    struct smq_session *s;
-    cds_lfht_for_each_entry(w->sessions, &iter, s, by_id) {
-        if (n == cap) {
+    struct cds_lfht_node *node;
+    *n = 0;
+    /* Not cds_lfht_for_each_entry: it forms container_of(NULL) at the end (UBSan). */
+    cds_lfht_for_each(w->sessions, &iter, node) {
+        if (*n == cap) {
             cap *= 2;
             all = smq_realloc(all, cap * sizeof(*all));
         }
-        all[n++] = s;
+        all[(*n)++] = caa_container_of(node, struct smq_session, by_id);
     }
+    return all;
+}
+
+void smq_sessions_stop(struct smq_worker *w)
+{
+    /* While the loop still runs, so the routing of a will may reach other workers' inboxes
+     * the way the wills of the connections just closed did. */
+    size_t n;
+    struct smq_session **all = all_sessions(w, &n);
     for (size_t i = 0; i < n; i++) {
-        SMQ_ASSERT(all[i]->conn == NULL); /* every connection closed before the loop ended */
-        /* Pending wills follow send_will_on_shutdown like the wills of connected clients. */
-        if (!w->broker->settings.send_will_on_shutdown)
-            smq_msg_unref(take_pending_will(w, all[i]));
+        struct smq_msg *will = take_pending_will(w, all[i]);
+        if (will && w->broker->settings.send_will_on_shutdown)
+            smq_publish_will(w, will);
+        else
+            smq_msg_unref(will);
+    }
+    smq_free(all);
+}
+
+void smq_sessions_end_all(struct smq_worker *w)
+{
+    size_t n;
+    struct smq_session **all = all_sessions(w, &n);
+    for (size_t i = 0; i < n; i++) {
+        /* Every connection closed before the loop ended, and smq_sessions_stop settled the
+         * delayed wills (a will due while stopping goes at once, never waits). */
+        SMQ_ASSERT(all[i]->conn == NULL && all[i]->pending_will == NULL);
         smq_session_end(w, all[i]);
     }
     smq_free(all);

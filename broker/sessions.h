@@ -35,8 +35,12 @@ void smq_session_set_online(struct smq_worker *w, struct smq_session *s);
  * connection), dropped otherwise [MQTT-3.1.3-9]. */
 void smq_session_keep_will(struct smq_worker *w, struct smq_session *s, bool session_ends);
 
-/* Ends every session of w (the loop has ended, every connection is closed). Delayed wills
- * are published only with send_will_on_shutdown, like those of connected clients. */
+/* The worker is stopping and has closed its connections: publishes the wills still waiting
+ * for their delay when send_will_on_shutdown is set, like those of connected clients, and
+ * drops them otherwise. */
+void smq_sessions_stop(struct smq_worker *w);
+
+/* Ends every session of w, after the loop has ended (smq_sessions_stop ran before). */
 void smq_sessions_end_all(struct smq_worker *w);
 
 /* Records a subscription in s's own list; returns true when it replaced one. */

@@ -256,6 +256,7 @@ static void stop_worker(struct smq_worker *w)
         smq_conn_disconnect(w->conns, SMQ_RC_SERVER_SHUTTING_DOWN, "server shutting down");
         smq_conn_close(w->conns, SMQ_CLOSE_SHUTDOWN);
     }
+    smq_sessions_stop(w);
     w->stop_deadline_ms = w->now_ms + (int64_t)w->broker->settings.drain_timeout * 1000;
     uv_timer_start(&w->tick, on_tick, 50, 50);
 }
