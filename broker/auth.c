@@ -36,12 +36,12 @@ enum phase {
 
 struct smq_auth_state {
     const struct smq_authenticator *impl; /* borrowed: the table outlives connections */
-    uint8_t phase;                         /* enum phase */
-    void *method_state;                    /* owned: impl->state_size bytes */
-    struct smq_auth_reply last;            /* the method's latest answer */
-    uint8_t *connect;                      /* owned: the CONNECT while PHASE_CONNECT */
+    uint8_t phase;                        /* enum phase */
+    void *method_state;                   /* owned: impl->state_size bytes */
+    struct smq_auth_reply last;           /* the method's latest answer */
+    uint8_t *connect;                     /* owned: the CONNECT while PHASE_CONNECT */
     size_t connect_len;
-    char *client_id;                       /* owned: the identifier chosen for it */
+    char *client_id; /* owned: the identifier chosen for it */
     size_t client_id_len;
 };
 
@@ -55,7 +55,7 @@ struct smq_auth_state {
  *     carry "<secret>:<challenge>" for success ("welcome"), anything else fails with 0x87;
  *   - any other data: fail with 0x87. */
 
-#define TEST_METHOD "SMQ-TEST-CHALLENGE"
+#define TEST_METHOD     "SMQ-TEST-CHALLENGE"
 #define TEST_SECRET_MAX 64
 
 static char test_secret[TEST_SECRET_MAX + 1];
@@ -84,10 +84,10 @@ static void test_start(void *state, const struct smq_auth_client *who, struct sm
     (void)who;
     if (data.len == 0) {
         uint64_t n = atomic_fetch_add_explicit(&test_counter, 1, memory_order_relaxed);
-        t->challenge_len = (size_t)snprintf(t->challenge, sizeof(t->challenge), "n-%llu",
-                                            (unsigned long long)n);
-        *out = (struct smq_auth_reply){SMQ_AUTH_CONTINUE, 0,
-                                       {(const uint8_t *)t->challenge, t->challenge_len}};
+        t->challenge_len =
+            (size_t)snprintf(t->challenge, sizeof(t->challenge), "n-%llu", (unsigned long long)n);
+        *out = (struct smq_auth_reply){
+            SMQ_AUTH_CONTINUE, 0, {(const uint8_t *)t->challenge, t->challenge_len}};
     } else if (equals_secret(data, NULL, 0)) {
         *out = (struct smq_auth_reply){SMQ_AUTH_SUCCESS, 0, smq_span_str("welcome")};
     } else {
@@ -126,8 +126,9 @@ static void init_table(void)
     if (secret && secret[0] != '\0' && strlen(secret) <= TEST_SECRET_MAX) {
         snprintf(test_secret, sizeof(test_secret), "%s", secret);
         add_method(&test_method);
-        smq_log(SMQ_LOG_WARNING, "test-only authentication method %s enabled by "
-                                 "SMQ_TEST_AUTH_SECRET: never use it in production",
+        smq_log(SMQ_LOG_WARNING,
+                "test-only authentication method %s enabled by "
+                "SMQ_TEST_AUTH_SECRET: never use it in production",
                 TEST_METHOD);
     }
 }

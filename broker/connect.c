@@ -89,8 +89,8 @@ void smq_refuse_undecodable_connect(struct smq_conn *c, const struct smq_packet 
         send_connack(c, false, reason, NULL);
     } else if (level == SMQ_V5) {
         c->version = SMQ_V5; /* 3.2.2.2: CONNACK may carry 0x81 / 0x82 / 0x97 before closing */
-        send_connack(c, false,
-                     smq_reason_allowed(SMQ_CONNACK, reason) ? reason : SMQ_RC_MALFORMED, NULL);
+        send_connack(c, false, smq_reason_allowed(SMQ_CONNACK, reason) ? reason : SMQ_RC_MALFORMED,
+                     NULL);
     }
 }
 
@@ -135,8 +135,8 @@ static void read_connect_props(struct smq_conn *c, const struct smq_connect *pkt
     /* [MQTT-3.1.2-24] the broker never sends a packet larger than this. */
     c->max_packet_out = smq_props_has(p, SMQ_PROP_MAXIMUM_PACKET_SIZE) ? p->maximum_packet_size : 0;
     /* [MQTT-3.1.2-26] aliases we may send: the client's maximum, capped by our own. */
-    uint16_t client_max = smq_props_has(p, SMQ_PROP_TOPIC_ALIAS_MAXIMUM) ? p->topic_alias_maximum
-                                                                         : 0;
+    uint16_t client_max =
+        smq_props_has(p, SMQ_PROP_TOPIC_ALIAS_MAXIMUM) ? p->topic_alias_maximum : 0;
     c->topic_alias_max_out =
         client_max < set->max_topic_alias_broker ? client_max : set->max_topic_alias_broker;
     c->topic_alias_max_in = c->listener ? c->listener->max_topic_alias : DEFAULT_TOPIC_ALIAS_MAX;
@@ -215,8 +215,7 @@ static uint8_t choose_client_id(struct smq_conn *c, const struct smq_connect *pk
         (pkt->version < SMQ_V5 && !pkt->clean_start))
         return SMQ_RC_CLIENT_ID_INVALID;
     uint64_t n = atomic_fetch_add_explicit(&c->w->broker->next_auto_id, 1, memory_order_relaxed);
-    int len = snprintf(out, cap, "%s%u-%llu", set->auto_id_prefix, c->w->id,
-                       (unsigned long long)n);
+    int len = snprintf(out, cap, "%s%u-%llu", set->auto_id_prefix, c->w->id, (unsigned long long)n);
     *out_len = (size_t)len;
     return 0;
 }
@@ -294,7 +293,10 @@ static void log_connect(const struct smq_conn *c, const struct smq_connect *pkt)
     char id[128];
     smq_log_escape(id, sizeof(id), c->session->client_id, c->session->client_id_len);
     smq_log(SMQ_LOG_INFO, "connect client=\"%s\" addr=%s protocol=%s clean=%d keepalive=%u", id,
-            c->addr, pkt->version == SMQ_V31 ? "3.1" : pkt->version == SMQ_V311 ? "3.1.1" : "5.0",
+            c->addr,
+            pkt->version == SMQ_V31    ? "3.1"
+            : pkt->version == SMQ_V311 ? "3.1.1"
+                                       : "5.0",
             pkt->clean_start, c->keep_alive);
 }
 
@@ -319,10 +321,10 @@ static void attach_will(struct smq_conn *c, const struct smq_connect *pkt)
 
 /* What a CONNECT settled, for the session and the CONNACK. */
 struct outcome {
-    bool present;          /* Session Present */
-    bool expiry_capped;    /* Session Expiry lowered by max_session_expiry_interval */
-    bool keep_alive_set;   /* Server Keep Alive differs from the client's */
-    bool assigned_id;      /* the client sent an empty identifier */
+    bool present;        /* Session Present */
+    bool expiry_capped;  /* Session Expiry lowered by max_session_expiry_interval */
+    bool keep_alive_set; /* Server Keep Alive differs from the client's */
+    bool assigned_id;    /* the client sent an empty identifier */
 };
 
 /* Sets s's expiry from the CONNECT (see struct smq_session.expiry_interval). */
@@ -364,8 +366,7 @@ static uint16_t agree_keep_alive(const struct smq_settings *set, const struct sm
 static char *response_info(const struct smq_settings *set, const struct smq_connect *pkt,
                            const struct smq_session *s)
 {
-    if (!set->response_information ||
-        !smq_props_has(&pkt->props, SMQ_PROP_REQUEST_RESPONSE_INFO) ||
+    if (!set->response_information || !smq_props_has(&pkt->props, SMQ_PROP_REQUEST_RESPONSE_INFO) ||
         pkt->props.request_response_info != 1)
         return NULL;
     size_t len = s->client_id_len;
@@ -389,8 +390,8 @@ static void put_unavailable(struct smq_props *p, enum smq_prop_id id, uint8_t *f
 }
 
 /* The CONNACK properties of an accepted v5 CONNECT (3.2.2.3). */
-static void connack_props(const struct smq_conn *c, const struct outcome *o,
-                          const char *resp_info, struct smq_props *p)
+static void connack_props(const struct smq_conn *c, const struct outcome *o, const char *resp_info,
+                          struct smq_props *p)
 {
     const struct smq_settings *set = &c->w->broker->settings;
     const struct smq_session *s = c->session;
@@ -444,8 +445,7 @@ static void connack_props(const struct smq_conn *c, const struct outcome *o,
     }
 }
 
-static void send_accept(struct smq_conn *c, const struct smq_connect *pkt,
-                        const struct outcome *o)
+static void send_accept(struct smq_conn *c, const struct smq_connect *pkt, const struct outcome *o)
 {
     if (c->version < SMQ_V5) {
         send_connack(c, o->present, SMQ_RC_SUCCESS, NULL);
@@ -467,18 +467,18 @@ static void bind_session(struct smq_conn *c, struct smq_session *s, const struct
     s->version = pkt->version;
     s->clean = pkt->clean_start;
     set_session_expiry(s, set, pkt, o);
-    s->will_delay = pkt->will && pkt->version >= SMQ_V5 &&
-                            smq_props_has(&pkt->will_props, SMQ_PROP_WILL_DELAY)
-                        ? pkt->will_props.will_delay
-                        : 0;
+    s->will_delay =
+        pkt->will && pkt->version >= SMQ_V5 && smq_props_has(&pkt->will_props, SMQ_PROP_WILL_DELAY)
+            ? pkt->will_props.will_delay
+            : 0;
     s->conn = c;
     c->session = s;
     attach_will(c, pkt);
     /* [MQTT-3.3.4-9] at most the client's Receive Maximum unacknowledged; 3.x: the default. */
     smq_session_set_window(&s->st, pkt->version >= SMQ_V5 &&
-                                            smq_props_has(&pkt->props, SMQ_PROP_RECEIVE_MAXIMUM)
-                                        ? pkt->props.receive_maximum
-                                        : 0);
+                                           smq_props_has(&pkt->props, SMQ_PROP_RECEIVE_MAXIMUM)
+                                       ? pkt->props.receive_maximum
+                                       : 0);
     c->keep_alive = agree_keep_alive(set, pkt, o);
 }
 
@@ -498,7 +498,7 @@ static void finish_connect(struct smq_conn *c, const struct smq_connect *pkt, co
     o.present = existed && !pkt->clean_start;
     /* A will still waiting for its delay: dropped when the session goes on, published when
      * the old session ends here [MQTT-3.1.3-9]. */
-    smq_session_keep_will(c->w, s, !o.present);
+    smq_session_settle_will(c->w, s, !o.present);
     if (s->version != 0 && !o.present)
         smq_session_reset(c->w, s); /* [MQTT-3.1.2-4] (3.1.1: -6) discard the old state */
     bind_session(c, s, pkt, &o);
@@ -539,8 +539,7 @@ void smq_handle_connect(struct smq_conn *c, const struct smq_connect *pkt, const
         smq_connect_refuse(c, bad, "client identifier not valid");
         return;
     }
-    bool authenticate =
-        pkt->version >= SMQ_V5 && smq_props_has(&pkt->props, SMQ_PROP_AUTH_METHOD);
+    bool authenticate = pkt->version >= SMQ_V5 && smq_props_has(&pkt->props, SMQ_PROP_AUTH_METHOD);
     if (!authenticate) {
         if ((bad = check_credentials(c, pkt, &why))) {
             smq_connect_refuse(c, bad, why);

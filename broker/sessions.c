@@ -97,7 +97,7 @@ void smq_session_end(struct smq_worker *w, struct smq_session *s)
     smq_free(s);
 }
 
-void smq_session_keep_will(struct smq_worker *w, struct smq_session *s, bool session_ends)
+void smq_session_settle_will(struct smq_worker *w, struct smq_session *s, bool session_ends)
 {
     struct smq_msg *will = take_pending_will(w, s);
     if (will == NULL)

@@ -33,7 +33,7 @@ void smq_session_set_online(struct smq_worker *w, struct smq_session *s);
 /* Settles the will still waiting for its Will Delay Interval when s gets a new connection:
  * published when the old session ends now (clean start, or it was to end with its
  * connection), dropped otherwise [MQTT-3.1.3-9]. */
-void smq_session_keep_will(struct smq_worker *w, struct smq_session *s, bool session_ends);
+void smq_session_settle_will(struct smq_worker *w, struct smq_session *s, bool session_ends);
 
 /* The worker is stopping and has closed its connections: publishes the wills still waiting
  * for their delay when send_will_on_shutdown is set, like those of connected clients, and

@@ -23,7 +23,7 @@
 
 static struct broker_proc broker;
 
-#define SECRET "s3cret"
+#define SECRET      "s3cret"
 #define TEST_METHOD "SMQ-TEST-CHALLENGE"
 
 static void start_with(const char *conf)
@@ -181,8 +181,7 @@ static struct tc *client5(const char *id, bool clean, long expiry)
     cr_assert_not_null(c);
     mosquitto_property *props = NULL;
     if (expiry >= 0)
-        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-                                     (uint32_t)expiry);
+        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)expiry);
     cr_assert_eq(tc_connect5(c, &broker, 60, props), 0, "%s: CONNACK", id);
     mosquitto_property_free_all(&props);
     return c;
@@ -220,10 +219,10 @@ Test(v5_connect, connack_announces_the_defaults, .init = start, .fini = stop)
     cr_assert_eq(p->topic_alias_maximum, 10);
     /* Everything available, nothing capped, nothing assigned: not said. */
     const enum smq_prop_id absent[] = {
-        SMQ_PROP_MAXIMUM_QOS,          SMQ_PROP_RETAIN_AVAILABLE,     SMQ_PROP_WILDCARD_SUB_AVAILABLE,
-        SMQ_PROP_SUB_ID_AVAILABLE,     SMQ_PROP_SHARED_SUB_AVAILABLE, SMQ_PROP_SESSION_EXPIRY,
-        SMQ_PROP_SERVER_KEEP_ALIVE,    SMQ_PROP_ASSIGNED_CLIENT_ID,   SMQ_PROP_RESPONSE_INFO,
-        SMQ_PROP_REASON_STRING,        SMQ_PROP_AUTH_METHOD,
+        SMQ_PROP_MAXIMUM_QOS,       SMQ_PROP_RETAIN_AVAILABLE,     SMQ_PROP_WILDCARD_SUB_AVAILABLE,
+        SMQ_PROP_SUB_ID_AVAILABLE,  SMQ_PROP_SHARED_SUB_AVAILABLE, SMQ_PROP_SESSION_EXPIRY,
+        SMQ_PROP_SERVER_KEEP_ALIVE, SMQ_PROP_ASSIGNED_CLIENT_ID,   SMQ_PROP_RESPONSE_INFO,
+        SMQ_PROP_REASON_STRING,     SMQ_PROP_AUTH_METHOD,
     };
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
         cr_assert_not(has(p, absent[i]), "property 0x%02x sent", absent[i]);
@@ -477,8 +476,8 @@ Test(v5_connect, receive_maximum_of_the_client_bounds_inflight, .init = start, .
 Test(v5_connect, malformed_connect_gets_0x81, .init = start, .fini = stop)
 {
     /* A CONNECT whose property block holds an unknown identifier (0x7F). */
-    const uint8_t pkt[] = {0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60,
-                           2,    0x7F, 0, 0, 2, 'i', 'd'};
+    const uint8_t pkt[] = {0x10, 17, 0, 4,    'M', 'Q', 'T', 'T', 5,  0x02,
+                           0,    60, 2, 0x7F, 0,   0,   2,   'i', 'd'};
     int fd = raw_connect(&broker);
     cr_assert_eq(raw_send(fd, pkt, sizeof(pkt)), 0);
     struct rx rx;
@@ -491,8 +490,8 @@ Test(v5_connect, malformed_connect_gets_0x81, .init = start, .fini = stop)
 Test(v5_connect, protocol_error_in_connect_gets_0x82, .init = start, .fini = stop)
 {
     /* Receive Maximum 0 is a protocol error (3.1.2.11.3). */
-    const uint8_t pkt[] = {0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60,
-                           3,    0x21, 0, 0, 0, 2, 'i', 'd'};
+    const uint8_t pkt[] = {0x10, 18, 0, 4,    'M', 'Q', 'T', 'T', 5,   0x02,
+                           0,    60, 3, 0x21, 0,   0,   0,   2,   'i', 'd'};
     int fd = raw_connect(&broker);
     cr_assert_eq(raw_send(fd, pkt, sizeof(pkt)), 0);
     struct rx rx;
@@ -612,7 +611,8 @@ Test(v5_connect, will_payload_not_utf8_gets_0x99, .init = start_validating, .fin
 {
     struct smq_connect bad = utf8_will("bad-will", "\xff\xfe not text");
     expect_refused(&bad, SMQ_RC_PAYLOAD_FORMAT_INVALID);
-    struct smq_connect good = utf8_will("good-will", "gr\xc3\xbc\xc3\x9f" "e");
+    struct smq_connect good = utf8_will("good-will", "gr\xc3\xbc\xc3\x9f"
+                                                     "e");
     struct rx rx;
     close(connect_expect(&good, &rx, 0));
 }
@@ -675,8 +675,8 @@ static bool refusal_has_reason_string(const char *id, bool problem_info)
     return sent;
 }
 
-Test(v5_connect, problem_info_0_suppresses_the_connack_reason_string,
-     .init = start_no_anonymous, .fini = stop)
+Test(v5_connect, problem_info_0_suppresses_the_connack_reason_string, .init = start_no_anonymous,
+     .fini = stop)
 {
     cr_assert(refusal_has_reason_string("talkative", true));
     cr_assert_not(refusal_has_reason_string("terse", false));
