@@ -825,6 +825,19 @@ Test(v5_connect, auth_with_another_method_before_connack_gets_0x82, .init = star
     close(fd);
 }
 
+Test(v5_connect, auth_without_a_method_before_connack_gets_0x82, .init = start_auth, .fini = stop)
+{
+    char challenge[64];
+    int fd = challenged("methodless", challenge, sizeof(challenge));
+    const uint8_t bare_auth[2] = {0xf0, 0}; /* AUTH, reason 0x00, no properties */
+    cr_assert_eq(raw_send(fd, bare_auth, 2), 0);
+    struct rx rx;
+    cr_assert_eq(recv5(fd, &rx, 3000), SMQ_CONNACK);
+    cr_assert_eq(rx.pkt.u.connack.reason, SMQ_RC_PROTOCOL_ERROR);
+    cr_assert(raw_wait_closed(fd, 2000));
+    close(fd);
+}
+
 Test(v5_connect, other_packet_during_auth_gets_0x82, .init = start_auth, .fini = stop)
 {
     char challenge[64];
@@ -1026,6 +1039,42 @@ Test(v5_connect, clean_start_reconnect_ends_the_session_and_sends_the_will, .ini
     cr_assert_eq(rx.pkt.u.connack.session_present, false);
     WAIT_FOR(tc_count(sub, "will/ended", "gone") == 1, 2000);
     cr_assert_eq(tc_count(sub, "will/ended", "gone"), 1);
+    close(fd);
+}
+
+/* Takes the session of id over with Clean Start clean; returns the new socket after checking
+ * the old one heard 0x8E. */
+static int take_over_raw(int old_fd, const char *id, bool clean)
+{
+    struct smq_connect ck = connect5(id);
+    ck.clean_start = clean;
+    ck.props.present = SMQ_PROP_BIT(SMQ_PROP_SESSION_EXPIRY);
+    ck.props.session_expiry = 60;
+    struct rx rx;
+    int fd = connect_expect(&ck, &rx, 0);
+    cr_assert_eq(rx.pkt.u.connack.session_present, !clean);
+    cr_assert_eq(await_disconnect(old_fd, &rx, 3000), SMQ_RC_SESSION_TAKEN_OVER);
+    close(old_fd);
+    return fd;
+}
+
+Test(v5_connect, takeover_resuming_the_session_cancels_a_delayed_will, .init = start, .fini = stop)
+{
+    struct tc *sub = will_watcher("will/taken");
+    int old_fd = connect_with_will("taken", "will/taken", 1, 60);
+    int fd = take_over_raw(old_fd, "taken", false);
+    pump_for(1600);
+    cr_assert_eq(tc_count(sub, "will/taken", NULL), 0, "[MQTT-3.1.3-9]");
+    close(fd);
+}
+
+Test(v5_connect, takeover_with_clean_start_sends_a_delayed_will, .init = start, .fini = stop)
+{
+    struct tc *sub = will_watcher("will/replaced");
+    int old_fd = connect_with_will("replaced", "will/replaced", 30, 60);
+    int fd = take_over_raw(old_fd, "replaced", true);
+    WAIT_FOR(tc_count(sub, "will/replaced", "gone") == 1, 2000);
+    cr_assert_eq(tc_count(sub, "will/replaced", "gone"), 1, "the old session ended");
     close(fd);
 }
 
