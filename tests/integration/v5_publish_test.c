@@ -802,6 +802,8 @@ Test(v5_publish, packet_over_the_clients_maximum_is_dropped_and_the_next_follows
     cr_expect_str_eq(sub->msgs[1].payload, "small-2");
     cr_expect_str_eq(sub->msgs[2].payload, "small-3");
     cr_expect(!sub->disconnected);
+    cr_expect_geq(broker_log_count(&broker, "above its Maximum Packet Size 100"), 1,
+                  "the drop is logged (rate-limited) and counted");
 }
 
 Test(v5_publish, packet_size_counts_the_whole_packet, .init = start, .fini = stop)
