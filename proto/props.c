@@ -20,6 +20,7 @@ enum value_rule {
     R_ANY = 0,
     R_FLAG,       /* 0 or 1 only: Protocol Error otherwise */
     R_NONZERO,    /* 0 is a Protocol Error */
+    R_ALIAS,      /* 0 is Topic Alias invalid (0x94) */
     R_TOPIC_NAME, /* a valid topic name: Malformed otherwise (see proto/README.md) */
 };
 
@@ -67,7 +68,7 @@ static const struct prop_spec specs[SMQ_PROP_SHARED_SUB_AVAILABLE + 1] = {
                                   AT(receive_maximum)},
     [SMQ_PROP_TOPIC_ALIAS_MAXIMUM] = {T_U16, R_ANY, W(SMQ_CONNECT) | W(SMQ_CONNACK),
                                       AT(topic_alias_maximum)},
-    [SMQ_PROP_TOPIC_ALIAS] = {T_U16, R_NONZERO, W(SMQ_PUBLISH), AT(topic_alias)},
+    [SMQ_PROP_TOPIC_ALIAS] = {T_U16, R_ALIAS, W(SMQ_PUBLISH), AT(topic_alias)},
     [SMQ_PROP_MAXIMUM_QOS] = {T_BYTE, R_FLAG, W(SMQ_CONNACK), AT(maximum_qos)},
     [SMQ_PROP_RETAIN_AVAILABLE] = {T_BYTE, R_FLAG, W(SMQ_CONNACK), AT(retain_available)},
     [SMQ_PROP_USER_PROPERTY] = {T_PAIR, R_ANY, ALL_CTX & ~W(SMQ_PINGREQ) & ~W(SMQ_PINGRESP), 0},
@@ -149,6 +150,10 @@ static uint8_t check_value(const struct prop_spec *spec, uint32_t num, struct sm
         return num > 1 ? SMQ_RC_PROTOCOL_ERROR : 0;
     case R_NONZERO:
         return num == 0 ? SMQ_RC_PROTOCOL_ERROR : 0;
+    case R_ALIAS:
+        /* [MQTT-3.3.2-8] no alias 0; 0x94 names the misuse better than 0x82 does, and is
+         * what the receiver sends for an alias above its maximum too. */
+        return num == 0 ? SMQ_RC_TOPIC_ALIAS_INVALID : 0;
     case R_TOPIC_NAME:
         return smq_topic_name_is_valid(s) ? 0 : SMQ_RC_MALFORMED; /* [MQTT-3.3.2-14] */
     default:

@@ -514,9 +514,9 @@ Test(decode, publish_v5_rejects_subscription_id_past_varint)
 
 Test(decode, publish_v5_rejects_topic_alias_0)
 {
-    /* 3.3.2.3.4: a Topic Alias of 0 is a Protocol Error. */
-    EXPECT_ERR(5, CLIENT, 0x82, FRAME(0x30, STR('t'), PROPS(0x23, 0x00, 0x00)));
-    EXPECT_ERR(5, CLIENT, 0x82, FRAME(0x30, 0x00, 0x00, PROPS(0x23, 0x00, 0x00)));
+    /* 3.3.2.3.4: a Topic Alias of 0 is not permitted: Topic Alias invalid. */
+    EXPECT_ERR(5, CLIENT, 0x94, FRAME(0x30, STR('t'), PROPS(0x23, 0x00, 0x00)));
+    EXPECT_ERR(5, CLIENT, 0x94, FRAME(0x30, 0x00, 0x00, PROPS(0x23, 0x00, 0x00)));
 }
 
 Test(decode, publish_v5_rejects_payload_format_above_1)

@@ -923,13 +923,13 @@ Test(props, maximum_packet_size_zero_is_a_protocol_error)
     expect_fail(&p, SMQ_CONNACK, SMQ_RC_PROTOCOL_ERROR);
 }
 
-/* [MQTT-3.3.2-8] a Topic Alias value of 0 is not permitted. */
-Test(props, topic_alias_zero_is_a_protocol_error)
+/* [MQTT-3.3.2-8] a Topic Alias value of 0 is not permitted: Topic Alias invalid. */
+Test(props, topic_alias_zero_is_topic_alias_invalid)
 {
     struct pb p;
     pb_init(&p);
     pb_p16(&p, 0x23, 0);
-    expect_fail(&p, SMQ_PUBLISH, SMQ_RC_PROTOCOL_ERROR);
+    expect_fail(&p, SMQ_PUBLISH, SMQ_RC_TOPIC_ALIAS_INVALID);
 }
 
 /* 3.3.2.3.8 / 3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error. */
