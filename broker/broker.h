@@ -78,6 +78,10 @@ struct smq_broker {
     atomic_uint_fast64_t next_session_id; /* relaxed: only uniqueness matters */
     atomic_uint_fast64_t next_auto_id;    /* relaxed: only uniqueness matters */
     atomic_uint next_worker;              /* relaxed: round robin for new connections */
+    /* Workers that have closed their connections at shutdown and will never post again:
+     * release increment after the last post (stop_worker), acquire load before a worker
+     * leaves its loop, so no worker leaves while another may still post to it. */
+    atomic_uint stopped_workers;
 };
 
 /* Counters a worker keeps; summed across workers for metrics. Written by the owning worker

@@ -59,6 +59,7 @@ static void unsubscribe_all(struct smq_worker *w, struct smq_session *s)
 
 void smq_session_reset(struct smq_worker *w, struct smq_session *s)
 {
+    smq_route_orphans(w, s); /* the old session ends here too: its shared messages move on */
     unsubscribe_all(w, s);
     smq_session_state_dispose(&s->st);
     struct smq_session_limits lim = smq_session_limits_of(&w->broker->settings);

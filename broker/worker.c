@@ -239,6 +239,11 @@ static void close_everything(uv_handle_t *h, void *arg)
 /* While stopping: ends the loop once every socket is closed or the drain time is over. */
 static void check_drained(struct smq_worker *w)
 {
+    /* A will published by another stopping worker may still be on its way here: leave the
+     * loop (and stop reading the inbox) only after every worker is past its last post. */
+    unsigned stopped = atomic_load_explicit(&w->broker->stopped_workers, memory_order_acquire);
+    if (stopped < w->broker->n_workers)
+        return;
     unsigned open = 0;
     uv_walk(&w->loop, count_open_sockets, &open);
     if (open == 0 || w->now_ms >= w->stop_deadline_ms)
@@ -257,6 +262,8 @@ static void stop_worker(struct smq_worker *w)
         smq_conn_close(w->conns, SMQ_CLOSE_SHUTDOWN);
     }
     smq_sessions_stop(w);
+    /* Nothing is routed from here on: no connection is left to publish or leave a will. */
+    atomic_fetch_add_explicit(&w->broker->stopped_workers, 1, memory_order_release);
     w->stop_deadline_ms = w->now_ms + (int64_t)w->broker->settings.drain_timeout * 1000;
     uv_timer_start(&w->tick, on_tick, 50, 50);
 }

@@ -721,6 +721,40 @@ Test(v5_subscribe, shared_qos1_resent_to_another_member_when_session_ends, .fini
         broker_log_count(&broker, "5 shared-subscription messages handed to other members"), 1);
 }
 
+/* A persistent member that comes back with Clean Start ends its old session there: the
+ * QoS 1 messages it held go to another member then, not to the new session. */
+Test(v5_subscribe, shared_qos1_resent_when_a_member_restarts_clean, .fini = stop)
+{
+    start_with("max_inflight_messages 2\n");
+    const char *g = "$share/rc/rc/t";
+    int raw = raw5_open("v5-rc-raw", true, 300, 0); /* outlives its connection */
+    struct smq_sub_entry e = entry(g, 1);
+    uint8_t code;
+    raw5_subscribe(raw, &e, 1, false, 0, &code);
+    cr_assert_eq(code, 1);
+    struct tc *m = client5("v5-rc-member"), *pub = client5("v5-rc-pub");
+    cr_assert_eq(tc_subscribe5(m, g, 1, 0, NULL), 1);
+    for (int i = 0; i < 6; i++) {
+        char payload[32];
+        snprintf(payload, sizeof(payload), "c-%d", i);
+        cr_assert_eq(tc_publish5(pub, "rc/t", payload, 1, false, NULL), 0);
+    }
+    WAIT_FOR(m->n_msgs == 3, 5000);
+    char got[8][32];
+    int qos[8];
+    cr_assert_eq(raw5_read_publishes(raw, 8, got, qos, 500), 2, "2 inflight, 1 queued");
+    close(raw); /* offline: its messages wait for it */
+    pump_for(300);
+    cr_assert_eq(m->n_msgs, 3, "nothing moves while the session lives");
+    int again = raw5_open("v5-rc-raw", true, 0, 0); /* Clean Start: the old session ends */
+    WAIT_FOR(m->n_msgs == 6, 5000);
+    pump_for(100);
+    cr_assert_eq(m->n_msgs, 6);
+    expect_each_once(m, "c", 6);
+    cr_expect_eq(raw5_read_publishes(again, 8, got, qos, 300), 0, "the new session gets none");
+    close(again);
+}
+
 /* QoS 2: an inflight message the member may hold is never given to another member
  * [MQTT-4.8.2-5]; the ones still queued are. */
 Test(v5_subscribe, shared_qos2_inflight_stays_with_the_member, .fini = stop)
