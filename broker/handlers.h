@@ -47,6 +47,9 @@ void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
 /* Hands the QoS 1/2 messages that s's shared subscriptions gave it and it has not taken
  * (queued, or QoS 1 inflight) to other members of their groups; called as s ends. */
 void smq_route_orphans(struct smq_worker *w, struct smq_session *s);
+/* Delivers msg to one target, on this worker or through its shard's inbox. */
+void smq_route_target(struct smq_worker *w, struct smq_msg *msg,
+                      const struct smq_sub_target *target);
 /* Sends what session s may send now to its connection. */
 void smq_pump(struct smq_session *s);
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "broker/conn.h"
+#include "broker/ghosts.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/sessions.h"
@@ -74,6 +75,15 @@ static void post_to_shard(struct smq_worker *w, struct smq_msg *msg, const struc
     d->n_targets = n;
     memcpy(d->targets, t, n * sizeof(*t));
     smq_worker_post(&w->broker->workers[t[0].shard], &d->item);
+}
+
+void smq_route_target(struct smq_worker *w, struct smq_msg *msg,
+                      const struct smq_sub_target *target)
+{
+    if (target->shard == w->id)
+        smq_deliver_local(w, msg, target, 1);
+    else
+        post_to_shard(w, msg, target, 1);
 }
 
 uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg)
@@ -162,8 +172,15 @@ static void deliver_session(struct smq_worker *w, struct smq_msg *msg,
                             const struct smq_sub_target *t, uint32_t n)
 {
     struct smq_session *s = smq_worker_find_session(w, t[0].session_id);
-    if (s == NULL)
-        return; /* the session ended after the match */
+    if (s == NULL) {
+        /* The session ended after the match: a shared group's message goes to another
+         * member (ghosts.h), a plain subscription's with the session. */
+        for (uint32_t i = 0; i < n; i++) {
+            if (t[i].flags & SMQ_SUB_SHARED)
+                smq_ghost_redirect(w, msg, &t[i]);
+        }
+        return;
+    }
     uint32_t plain = 0;
     uint8_t granted = 0;
     bool as_published = false;

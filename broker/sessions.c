@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "broker/conn.h"
+#include "broker/ghosts.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/worker.h"
@@ -84,7 +85,10 @@ void smq_session_end(struct smq_worker *w, struct smq_session *s)
 {
     smq_route_orphans(w, s); /* route.c: shared-subscription messages go to other members */
     smq_expiry_cancel(&w->timers, &s->expiry_timer);
+    /* Deliveries already routed to s from other workers go to other group members. */
+    struct smq_ghost *ghost = smq_ghost_new(w, s);
     unsubscribe_all(w, s);
+    smq_ghost_arm(ghost);
     struct smq_span id = {(const uint8_t *)s->client_id, s->client_id_len};
     smq_registry_release(w->broker->registry, id, s->id);
     smq_worker_remove_session(w, s);

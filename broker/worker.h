@@ -46,6 +46,7 @@ struct smq_worker {
     uint64_t wheel_second;          /* the last slot processed */
     uint8_t *read_buf;              /* owned: SMQ_READ_CHUNK bytes shared by all reads */
     bool read_buf_lent;
+    struct smq_ghost *ghosts;       /* owned: ended shared members (ghosts.h) */
     struct smq_sub_target *scratch; /* owned: routing targets of one publish */
     uint32_t scratch_len, scratch_cap;
     uint32_t n_conns;
