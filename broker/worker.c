@@ -10,6 +10,7 @@
 #include "broker/acceptor.h"
 #include "broker/auth.h"
 #include "broker/conn.h"
+#include "broker/ghosts.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/sessions.h"
@@ -151,6 +152,7 @@ static void run_wheel(struct smq_worker *w)
 }
 
 static void check_drained(struct smq_worker *w);
+static void drain_inbox(struct smq_worker *w);
 static void on_expiry(uv_timer_t *timer);
 
 static void on_tick(uv_timer_t *timer)
@@ -162,6 +164,8 @@ static void on_tick(uv_timer_t *timer)
         return;
     }
     run_wheel(w);
+    if (w->ghosts)
+        drain_inbox(w); /* frees ghosts even when nothing else arrives */
 }
 
 static void arm_expiry(struct smq_worker *w, int64_t deadline_ms)
@@ -299,10 +303,11 @@ static void handle_item(struct smq_worker *w, struct smq_inbox_item *item)
     smq_free(item);
 }
 
-static void on_wake(uv_async_t *async)
+/* Handles everything posted so far. Ghosts whose grace period ended before the drain are
+ * freed after it (ghosts.h). */
+static void drain_inbox(struct smq_worker *w)
 {
-    struct smq_worker *w = async->data;
-    smq_worker_enter(w);
+    smq_ghosts_collect(w);
     struct cds_wfcq_head head;
     struct cds_wfcq_tail tail;
     cds_wfcq_init(&head, &tail);
@@ -311,6 +316,14 @@ static void on_wake(uv_async_t *async)
     __cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
         handle_item(w, caa_container_of(node, struct smq_inbox_item, node));
     }
+    smq_ghosts_release(w);
+}
+
+static void on_wake(uv_async_t *async)
+{
+    struct smq_worker *w = async->data;
+    smq_worker_enter(w);
+    drain_inbox(w);
 }
 
 void smq_worker_post(struct smq_worker *w, struct smq_inbox_item *item)
@@ -374,6 +387,7 @@ void smq_worker_join(struct smq_worker *w)
 {
     uv_thread_join(&w->thread);
     uv_loop_close(&w->loop);
+    smq_ghosts_dispose(w);
     /* Items posted after the worker stopped. */
     struct cds_wfcq_node *node;
     while ((node = __cds_wfcq_dequeue_blocking(&w->inbox_head, &w->inbox_tail)) != NULL) {
