@@ -17,6 +17,7 @@
 #include "broker/worker.h"
 #include "core/alloc.h"
 #include "core/rcu.h"
+#include "core/tsan.h"
 #include "core/topic_index.h"
 #include "proto/topic.h"
 
@@ -40,10 +41,14 @@ struct smq_ghost {
     struct ghost_sub subs[];
 };
 
+/* TSan cannot see liburcu's call_rcu queue or rcu_barrier (uninstrumented): the
+ * annotations tell it what they order, as in core/retained.c. */
 static void on_grace_period(struct rcu_head *head)
 {
     struct smq_ghost *g = caa_container_of(head, struct smq_ghost, rcu);
+    SMQ_TSAN_ACQUIRE(g); /* pairs with the release in smq_ghost_arm */
     atomic_store_explicit(&g->expired, true, memory_order_release);
+    SMQ_TSAN_RELEASE(g); /* pairs with the acquire after rcu_barrier in smq_ghosts_dispose */
 }
 
 static uint32_t count_shared(const struct smq_session *s)
@@ -82,8 +87,10 @@ struct smq_ghost *smq_ghost_new(struct smq_worker *w, const struct smq_session *
 
 void smq_ghost_arm(struct smq_ghost *g)
 {
-    if (g)
+    if (g) {
+        SMQ_TSAN_RELEASE(g);
         call_rcu(&g->rcu, on_grace_period);
+    }
 }
 
 /* Returns the ghost's filter a delivery to target came through: the shared filter matching
@@ -157,6 +164,7 @@ void smq_ghosts_dispose(struct smq_worker *w)
     while (w->ghosts) {
         struct smq_ghost *g = w->ghosts;
         w->ghosts = g->next;
+        SMQ_TSAN_ACQUIRE(g);
         ghost_free(g);
     }
 }
