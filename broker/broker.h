@@ -51,6 +51,7 @@ struct smq_settings {
     uint64_t max_retained_messages;        /* 0 = no limit */
     uint32_t max_clientid_length;
     uint32_t max_write_queue_bytes;        /* stop pulling from a session above this */
+    uint32_t backpressure_timeout;         /* seconds a subscriber may hold publishers, 0 off */
     bool send_will_on_shutdown;
     uint32_t drain_timeout;                /* seconds */
     uint32_t max_sessions;                 /* connected or not, across workers */
@@ -136,6 +137,7 @@ struct smq_inbox_conn {
 struct smq_inbox_deliver {
     struct smq_inbox_item item;
     struct smq_msg *msg;    /* owned: one reference */
+    uint16_t from;          /* the posting worker (backpressure counts per pair of workers) */
     uint32_t n_targets;
     struct smq_sub_target targets[];
 };

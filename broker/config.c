@@ -143,6 +143,7 @@ void smq_config_init_defaults(struct smq_config *cfg)
         .max_awaiting_rel = 100,
         .queue_qos0_messages = false,
         .upgrade_outgoing_qos = false,
+        .backpressure_timeout = 5,
         .max_packet_size = 1u << 20,
         .max_topic_length = 65535,
         .max_topic_levels = 128,

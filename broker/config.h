@@ -98,6 +98,7 @@ struct smq_config {
     uint16_t max_awaiting_rel;      /* inbound QoS 2 awaiting PUBREL [100] */
     bool queue_qos0_messages;       /* queue QoS 0 for offline persistent sessions [false] */
     bool upgrade_outgoing_qos;      /* deliver at the subscription's QoS [false] */
+    uint32_t backpressure_timeout;  /* seconds a subscriber may hold publishers, 0 off [5] */
 
     /* Packets and topics. */
     uint32_t max_packet_size;               /* bytes, whole packet [1 MiB] */

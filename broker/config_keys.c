@@ -62,6 +62,7 @@ static const struct smq__config_key keys[] = {
     G_INT(max_awaiting_rel, 1, 65535, PLAIN),
     G_BOOL(queue_qos0_messages),
     G_BOOL(upgrade_outgoing_qos),
+    G_INT(backpressure_timeout, 0, 3600, PLAIN),
     G_INT(max_packet_size, 20, MQTT_MAX_PACKET, PLAIN),
     G_INT(max_topic_length, 1, 65535, PLAIN),
     G_INT(max_topic_levels, 1, SMQ_INDEX_MAX_LEVELS, PLAIN),

@@ -8,6 +8,7 @@
 
 #include "broker/acceptor.h"
 #include "broker/auth.h"
+#include "broker/backpressure.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/sessions.h"
@@ -63,13 +64,14 @@ static struct smq_decode_opts decode_opts(const struct smq_conn *c)
     };
 }
 
-/* Handles the complete packets at the front of buf. Returns the bytes consumed; sets
- * *need to the size of the incomplete packet that follows, when known (else 0). */
+/* Handles the complete packets at the front of buf, until c closes or is paused. Returns
+ * the bytes consumed; sets *need to the size of the incomplete packet that follows, when
+ * known (else 0, also when paused before the end). */
 static size_t handle_packets(struct smq_conn *c, const uint8_t *buf, size_t len, uint32_t *need)
 {
     size_t off = 0;
     *need = 0;
-    while (off < len && c->state != SMQ_CONN_CLOSING) {
+    while (off < len && c->state != SMQ_CONN_CLOSING && !c->reading_paused) {
         struct smq_decode_opts opts = decode_opts(c);
         struct smq_fixed_header hdr;
         uint8_t reason = 0;
@@ -99,6 +101,9 @@ static size_t handle_packets(struct smq_conn *c, const uint8_t *buf, size_t len,
             smq_conn_touch(c);
         smq_handle_packet(c, &pkt, buf + off, len - off);
         off += total;
+        /* Pauses other workers asked for take effect before the next packet: a publisher
+         * stops within a packet, not a 64 KiB buffer, of being held (backpressure.h). */
+        smq_backpressure_poll(c->w);
     }
     return off;
 }
@@ -180,6 +185,29 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     } else {
         handle_bytes(c, (const uint8_t *)buf->base, (size_t)nread);
     }
+}
+
+void smq_conn_pause_reading(struct smq_conn *c)
+{
+    if (c->reading_paused || c->state != SMQ_CONN_ACTIVE)
+        return;
+    c->reading_paused = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void smq_conn_resume_reading(struct smq_conn *c)
+{
+    if (!c->reading_paused || c->state != SMQ_CONN_ACTIVE)
+        return;
+    c->reading_paused = false;
+    /* What was read before the pause comes before anything read after it. partial_need 0
+     * means the kept bytes may hold complete packets (paused mid-buffer). */
+    if (c->partial != NULL && (c->partial_need == 0 || c->partial_len >= c->partial_need))
+        handle_bytes(c, c->partial, c->partial_len);
+    if (c->reading_paused || c->state != SMQ_CONN_ACTIVE)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+        smq_conn_close(c, SMQ_CLOSE_SOCKET_ERROR);
 }
 
 static void link_conn(struct smq_worker *w, struct smq_conn *c)

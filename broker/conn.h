@@ -52,7 +52,9 @@ struct smq_conn {
     bool dirty;
     bool in_wheel;
     bool handed_over;
-    bool reading_paused;
+    bool reading_paused;              /* backpressure: the socket is not read (see below) */
+    bool lag_paused;                  /* backpressure: waits for another worker's inbox */
+    uint16_t pause_holds;             /* backpressure: workers holding this publisher */
     bool closed;                      /* socket closed while dirty: the flush pass frees it */
     uint16_t keep_alive;              /* seconds, as agreed */
     uint64_t deadline_s;              /* keep-alive / CONNECT deadline on the loop clock */
@@ -124,6 +126,15 @@ void smq_conn_hand_over(struct smq_conn *c, struct smq_worker *to, const uint8_t
 /* Returns the client id of c's session escaped for logs (smq_session_log_id), or "-"
  * before CONNECT was accepted. */
 const char *smq_conn_client_id(const struct smq_conn *c);
+
+/* Stops reading c (backpressure.h decides when): a packet being handled is the last one;
+ * what follows it in the bytes already read stays in c's partial buffer. Worker thread. */
+void smq_conn_pause_reading(struct smq_conn *c);
+
+/* Reads c again: first the complete packets kept while paused (which may pause it again),
+ * then the socket. Worker thread, never from inside packet handling (backpressure.c calls
+ * it from its timer). */
+void smq_conn_resume_reading(struct smq_conn *c);
 
 /* Refreshes c's keep-alive deadline after a complete packet. */
 void smq_conn_touch(struct smq_conn *c);

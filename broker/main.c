@@ -198,6 +198,7 @@ static void settings_from_config(struct smq_settings *s, const struct smq_config
     s->max_retained_messages = cfg->max_retained_messages;
     s->max_clientid_length = cfg->max_clientid_length;
     s->max_write_queue_bytes = 1u << 20;
+    s->backpressure_timeout = cfg->backpressure_timeout;
     s->send_will_on_shutdown = cfg->send_will_on_shutdown;
     s->drain_timeout = cfg->drain_timeout;
     s->max_sessions = cfg->max_sessions;

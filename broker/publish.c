@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/backpressure.h"
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
@@ -122,6 +123,8 @@ static uint8_t take_message(struct smq_conn *c, const struct smq_publish *pkt,
         .qos = pkt->qos,
         .retain = pkt->retain,
         .origin_session = c->session->id,
+        .origin_worker = w->id,
+        .origin_epoch = c->session->st.epoch,
         .now_ms = w->now_ms,
         .props = v5 ? &pkt->props : NULL,
     };
@@ -342,4 +345,5 @@ void smq_pump(struct smq_session *s)
     }
     if (s->st.dropped_expired != expired)
         smq_stat_add(&c->w->stats.msgs_expired, s->st.dropped_expired - expired);
+    smq_backpressure_drained(c->w, s);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/backpressure.h"
 #include "broker/conn.h"
 #include "broker/ghosts.h"
 #include "broker/handlers.h"
@@ -72,9 +73,11 @@ static void post_to_shard(struct smq_worker *w, struct smq_msg *msg, const struc
     struct smq_inbox_deliver *d = smq_alloc(sizeof(*d) + n * sizeof(*t));
     d->item.kind = SMQ_INBOX_DELIVER;
     d->msg = smq_msg_ref(msg);
+    d->from = w->id;
     d->n_targets = n;
     memcpy(d->targets, t, n * sizeof(*t));
     smq_worker_post(&w->broker->workers[t[0].shard], &d->item);
+    smq_backpressure_posted(w, t[0].shard, msg);
 }
 
 void smq_route_target(struct smq_worker *w, struct smq_msg *msg,
@@ -211,6 +214,8 @@ static void deliver_session(struct smq_worker *w, struct smq_msg *msg,
         enqueue(w, s, &d);
     }
     smq_pump(s);
+    /* After the pump, which may have relieved s: what is left queued decides. */
+    smq_backpressure_note(w, s, msg);
 }
 
 void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,

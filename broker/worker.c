@@ -9,6 +9,7 @@
 
 #include "broker/acceptor.h"
 #include "broker/auth.h"
+#include "broker/backpressure.h"
 #include "broker/conn.h"
 #include "broker/ghosts.h"
 #include "broker/handlers.h"
@@ -142,7 +143,12 @@ static void run_wheel(struct smq_worker *w)
             struct smq_conn *next = c->wheel_next;
             c->in_wheel = false;
             c->wheel_next = c->wheel_prev = NULL;
-            if (c->deadline_s != 0 && c->deadline_s <= now)
+            if (c->deadline_s != 0 && c->deadline_s <= now && c->reading_paused &&
+                c->state == SMQ_CONN_ACTIVE) {
+                /* Backpressure stopped reading it: its packets are waiting on our side. */
+                smq_conn_touch(c);
+                smq_worker_wheel_insert(w, c);
+            } else if (c->deadline_s != 0 && c->deadline_s <= now)
                 expire(c);
             else
                 smq_worker_wheel_insert(w, c);
@@ -289,6 +295,7 @@ static void handle_item(struct smq_worker *w, struct smq_inbox_item *item)
     }
     case SMQ_INBOX_DELIVER: {
         struct smq_inbox_deliver *d = (struct smq_inbox_deliver *)item;
+        smq_backpressure_taken(w, d->from);
         if (!w->stopping)
             smq_deliver_local(w, d->msg, d->targets, d->n_targets);
         smq_msg_unref(d->msg);
@@ -316,6 +323,7 @@ static void drain_inbox(struct smq_worker *w)
     __cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
         handle_item(w, caa_container_of(node, struct smq_inbox_item, node));
     }
+    smq_backpressure_drained_inbox(w); /* shows what was taken to the workers that wait */
     smq_ghosts_release(w);
 }
 
@@ -323,6 +331,8 @@ static void on_wake(uv_async_t *async)
 {
     struct smq_worker *w = async->data;
     smq_worker_enter(w);
+    /* Backpressure signals share the wake-up: a worker idle in its poll takes them here. */
+    smq_backpressure_take(w);
     drain_inbox(w);
 }
 
@@ -349,6 +359,7 @@ int smq_worker_init(struct smq_worker *w, struct smq_broker *broker, uint16_t id
     uv_prepare_init(&w->loop, &w->before_poll);
     uv_timer_init(&w->loop, &w->tick);
     uv_timer_init(&w->loop, &w->expiry_timer);
+    smq_backpressure_init(w);
     w->wake.data = w->before_poll.data = w->tick.data = w->expiry_timer.data = w;
     smq_expiry_init(&w->timers);
     w->expiry_armed_ms = INT64_MAX;
@@ -392,6 +403,7 @@ void smq_worker_join(struct smq_worker *w)
     uv_thread_join(&w->thread);
     uv_loop_close(&w->loop);
     smq_ghosts_dispose(w);
+    smq_backpressure_dispose(w);
     /* Items posted after the worker stopped. */
     struct cds_wfcq_node *node;
     while ((node = __cds_wfcq_dequeue_blocking(&w->inbox_head, &w->inbox_tail)) != NULL) {

@@ -17,6 +17,47 @@
 #define SMQ_WHEEL_SLOTS 64u
 #define SMQ_READ_CHUNK (64u * 1024u)
 
+struct smq_bp_hold;
+
+/* One worker's share of publisher backpressure (broker/backpressure.h explains it). */
+struct smq_backpressure {
+    /* --- shared --- */
+    /* Pause and resume signals for this worker's connections. Any worker enqueues, then
+     * stores pending (release) and wakes the loop when the queue was empty; the owner
+     * exchanges pending (acquire) between packets and drains. A cache line of its own: the
+     * owner loads it once per packet, others write it only to signal. */
+    _Alignas(64) atomic_bool pending;
+    struct cds_wfcq_head head;
+    struct cds_wfcq_tail tail;
+    /* [n_workers]: deliveries from worker i this worker has handled, stored (seq_cst) by the
+     * owner once per inbox drain and read by worker i; and whether worker i stopped a
+     * publisher until that count catches up, set (seq_cst) by i and exchanged by the owner
+     * after its store, so one of the two always sees the other (backpressure.c). */
+    atomic_uint_fast64_t *taken;
+    atomic_bool *waiting;
+
+    /* --- owned by the worker --- */
+    _Alignas(64) bool enabled;
+    uint32_t slow_ms;           /* backpressure_timeout in ms */
+    uint32_t lag_limit;         /* deliveries one worker may have unhandled at another */
+    uint64_t *posted;           /* [n_workers]: deliveries posted to worker i */
+    uint64_t *taken_now;        /* [n_workers]: taken[i] as counted during a drain */
+    uint64_t *taken_shown;      /* [n_workers]: taken[i] as last stored */
+    uint16_t *touched;          /* [n_workers]: sources of this drain's deliveries */
+    uint32_t n_touched;
+    struct smq_bp_hold *holds;  /* owned: publishers paused for this worker's sessions */
+    uint32_t holds_cap, holds_used, holds_live;
+    uint32_t rotor;             /* where the next release starts in holds */
+    uint64_t *ready;            /* owned: sessions whose connection may read again */
+    uint32_t ready_len, ready_cap;
+    uint64_t *lagging;          /* owned: sessions whose connection waits for inbox lag */
+    uint32_t lagging_len, lagging_cap;
+    int64_t lag_deadline_ms;    /* lagging connections read again by then at the latest */
+    int64_t next_sweep_ms;      /* the next check of holds */
+    int64_t timer_due_ms;       /* what timer is set for, INT64_MAX: not set */
+    uv_timer_t timer;
+};
+
 struct smq_worker {
     uint16_t id;
     struct smq_broker *broker;      /* borrowed: outlives the worker */
@@ -50,6 +91,7 @@ struct smq_worker {
     struct smq_sub_target *scratch; /* owned: routing targets of one publish */
     uint32_t scratch_len, scratch_cap;
     uint32_t n_conns;
+    struct smq_backpressure bp;     /* shared and owned parts, as marked there */
 };
 
 /* Prepares w (caller's storage) as worker number id of broker. Main thread. */

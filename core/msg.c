@@ -74,6 +74,8 @@ struct smq_msg *smq_msg_new(const struct smq_msg_init *init)
     msg->qos = init->qos;
     msg->retain = init->retain;
     msg->origin_session = init->origin_session;
+    msg->origin_worker = init->origin_worker;
+    msg->origin_epoch = init->origin_epoch;
     uint8_t *cursor = msg->data;
     msg->topic = pack(&cursor, init->topic);
     msg->payload = pack(&cursor, init->payload);

@@ -22,6 +22,11 @@ struct smq_msg_init {
     uint8_t qos;
     bool retain;
     uint64_t origin_session; /* the publisher's session id (No Local), 0 for none */
+    /* For backpressure: the worker that read the PUBLISH and the epoch of the publisher's
+     * session when it did (smq_session_state.epoch); epoch 0: not read from a connection
+     * (a will), nobody to pause. */
+    uint16_t origin_worker;
+    uint16_t origin_epoch;
     int64_t now_ms;          /* the creator's clock, for the expiry below */
     /* v5 properties forwarded unchanged (3.3.2.3); NULL for a 3.x publisher. Topic Alias and
      * Subscription Identifiers are per hop and never copied. */
@@ -41,6 +46,10 @@ struct smq_msg {
     uint64_t origin_session;
     int64_t expires_at_ms;    /* valid when has_expiry: creator's clock + Message Expiry */
     uint32_t expiry_interval; /* valid when has_expiry: the Message Expiry Interval received */
+    /* The connection that published it, without a pointer (smq_msg_init): the worker that
+     * read it and the epoch of origin_session then; origin_epoch 0 is none. */
+    uint16_t origin_worker;
+    uint16_t origin_epoch;
     struct smq_span topic;    /* views into data[] */
     struct smq_span payload;
     struct smq_props props;   /* forwarded v5 properties; spans view data[] */

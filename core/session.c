@@ -243,12 +243,54 @@ void smq_session_resume(struct smq_session_state *st)
 {
     st->online = true;
     st->resend_pos = 0;
+    st->epoch = st->epoch == UINT16_MAX ? 1 : (uint16_t)(st->epoch + 1);
 }
 
 void smq_session_suspend(struct smq_session_state *st)
 {
     st->online = false;
+    st->congested = st->slow = false;
     smq_delivery_release(&st->last_qos0);
+}
+
+bool smq_session_below_low(const struct smq_session_state *st)
+{
+    uint64_t max_bytes = st->limits.max_queued_bytes; /* 0: no byte limit */
+    return st->queue_len <= st->limits.max_queued_messages / 4 &&
+           (max_bytes == 0 || st->queued_bytes <= max_bytes / 4);
+}
+
+enum smq_pressure smq_session_pressure(struct smq_session_state *st, int64_t now_ms,
+                                       uint32_t slow_ms)
+{
+    if (!st->online || slow_ms == 0) {
+        st->congested = st->slow = false;
+        return SMQ_PRESSURE_NONE;
+    }
+    if (st->congested && smq_session_below_low(st))
+        st->congested = st->slow = false;
+    if (!st->congested) {
+        if (!smq_session_above_high(st))
+            return SMQ_PRESSURE_NONE;
+        st->congested = true;
+        st->congested_at = (uint32_t)now_ms;
+    }
+    if (st->slow)
+        return SMQ_PRESSURE_NONE;
+    /* Unsigned difference of truncated clocks: right for any span under 49 days. */
+    if ((uint32_t)now_ms - st->congested_at >= slow_ms) {
+        st->slow = true;
+        return SMQ_PRESSURE_SLOW;
+    }
+    return SMQ_PRESSURE_PAUSE;
+}
+
+bool smq_session_relieved(struct smq_session_state *st)
+{
+    if (!st->congested || !smq_session_below_low(st))
+        return false;
+    st->congested = st->slow = false;
+    return true;
 }
 
 /* Returns the position of the entry with id in state, or -1. */

@@ -5,7 +5,9 @@
  * a packet identifier and, for QoS 1/2, stays inflight until PUBACK, or PUBREC then PUBCOMP.
  * Inbound, a QoS 2 packet identifier is remembered from PUBLISH until PUBREL so a
  * retransmitted PUBLISH is not delivered twice. Every collection is bounded by
- * struct smq_session_limits. Only the worker that owns the session calls these. */
+ * struct smq_session_limits, and the queue's high and low watermarks tell the broker when to
+ * slow the publishers down (smq_session_pressure). Only the worker that owns the session calls
+ * these. */
 #ifndef SMQ_CORE_SESSION_H
 #define SMQ_CORE_SESSION_H
 
@@ -78,6 +80,13 @@ struct smq_session_state {
     uint16_t awaiting_rel_len, awaiting_rel_cap;
     struct smq_delivery last_qos0; /* the QoS 0 delivery handed out by smq_session_next */
     bool online;
+    /* Backpressure (smq_session_pressure). Fields of their own in the padding after online,
+     * so a session costs no more memory than before. */
+    bool congested : 1;           /* reached the high watermark, not yet back to the low one */
+    bool slow : 1;                /* congested longer than allowed: a slow consumer */
+    bool holding : 1;             /* broker: a publisher may be paused on this session's behalf */
+    uint16_t epoch;               /* connections so far (smq_session_resume); 0 is never one */
+    uint32_t congested_at;        /* when the congestion began: loop ms, truncated */
     struct smq_session_limits limits;
     /* Counters for metrics; the owner reads them. */
     uint64_t dropped_qos0, dropped_full, dropped_expired;
@@ -106,7 +115,8 @@ enum smq_enqueue_result smq_session_enqueue(struct smq_session_state *st,
 bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_send *out);
 
 /* Marks the connection up or down. Going up makes every inflight message due again
- * [MQTT-4.4.0-1]: resent with DUP (PUBLISH) or as PUBREL, in the original order. */
+ * [MQTT-4.4.0-1]: resent with DUP (PUBLISH) or as PUBREL, in the original order, and starts
+ * a new epoch (the connection's identity for backpressure). Going down ends a congestion. */
 void smq_session_resume(struct smq_session_state *st);
 
 /* Sets the send window for the current connection: min(limits.max_inflight, receive_max),
@@ -143,6 +153,41 @@ void smq_session_cancel_qos2(struct smq_session_state *st, uint16_t packet_id);
 
 /* Drops QoS 0 deliveries from the queue (a persistent session going offline). */
 void smq_session_drop_qos0(struct smq_session_state *st);
+
+/* Backpressure watermarks. A session is congested from the moment its queue reaches the
+ * high watermark, half of max_queued_messages (at least 1) or half of max_queued_bytes, until
+ * it drains to the low watermark, a quarter of each. While it is congested the broker stops
+ * reading the connections whose messages keep arriving for it (broker/backpressure.h), so
+ * the half above the high watermark is room for what was already on its way. */
+static inline bool smq_session_above_high(const struct smq_session_state *st)
+{
+    uint32_t high = st->limits.max_queued_messages / 2;
+    uint64_t high_bytes = st->limits.max_queued_bytes / 2;
+    return st->queue_len >= (high ? high : 1) ||
+           (high_bytes != 0 && st->queued_bytes >= high_bytes);
+}
+
+/* True when the queue is at or below the low watermark (see smq_session_above_high). */
+bool smq_session_below_low(const struct smq_session_state *st);
+
+enum smq_pressure {
+    SMQ_PRESSURE_NONE = 0, /* not congested, offline, or a slow consumer already */
+    SMQ_PRESSURE_PAUSE,    /* congested: whoever fills the queue should pause */
+    SMQ_PRESSURE_SLOW,     /* congested for slow_ms: from now on a slow consumer, whose
+                            * publishers are released and whose overflow is dropped */
+};
+
+/* Updates and returns the congestion of st at now_ms (the caller's loop clock), after a
+ * delivery was queued or dropped, or on a periodic check. Only an online session is
+ * congested; one that stays congested for slow_ms becomes a slow consumer (SMQ_PRESSURE_SLOW
+ * once, then SMQ_PRESSURE_NONE) until it drains to the low watermark. slow_ms 0 turns
+ * backpressure off (always SMQ_PRESSURE_NONE). */
+enum smq_pressure smq_session_pressure(struct smq_session_state *st, int64_t now_ms,
+                                       uint32_t slow_ms);
+
+/* After the queue shrank: returns true, once, when a congestion ended (the queue is at the
+ * low watermark or below), clearing congested and slow. */
+bool smq_session_relieved(struct smq_session_state *st);
 
 /* Frees the rings that are empty; the connection layer calls it when it goes idle so an
  * idle session holds no queue memory. */

@@ -138,6 +138,7 @@ static void assert_same_config(const struct smq_config *a, const struct smq_conf
     cr_assert_eq(a->max_awaiting_rel, b->max_awaiting_rel);
     cr_assert_eq(a->queue_qos0_messages, b->queue_qos0_messages);
     cr_assert_eq(a->upgrade_outgoing_qos, b->upgrade_outgoing_qos);
+    cr_assert_eq(a->backpressure_timeout, b->backpressure_timeout);
     cr_assert_eq(a->max_packet_size, b->max_packet_size);
     cr_assert_eq(a->max_topic_length, b->max_topic_length);
     cr_assert_eq(a->max_topic_levels, b->max_topic_levels);
@@ -203,6 +204,7 @@ static const struct {
     {"max_awaiting_rel", "30"},
     {"queue_qos0_messages", "true"},
     {"upgrade_outgoing_qos", "true"},
+    {"backpressure_timeout", "30"},
     {"max_packet_size", "4096"},
     {"max_topic_length", "512"},
     {"max_topic_levels", "16"},
@@ -256,6 +258,7 @@ static void check_every_key(const struct smq_config *c)
     cr_assert_eq(c->max_awaiting_rel, 30);
     cr_assert(c->queue_qos0_messages);
     cr_assert(c->upgrade_outgoing_qos);
+    cr_assert_eq(c->backpressure_timeout, 30);
     cr_assert_eq(c->max_packet_size, 4096);
     cr_assert_eq(c->max_topic_length, 512);
     cr_assert_eq(c->max_topic_levels, 16);

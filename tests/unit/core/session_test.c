@@ -4,6 +4,8 @@
  * retransmission after a reconnect [MQTT-4.4.0-1] in the original order [MQTT-4.6.0-1],
  * identifier reuse after wrapping, the queue limits, QoS 0 policy, expiry and trimming.
  * Inbound: the QoS 2 identifiers awaiting PUBREL [MQTT-4.3.3-9].
+ * Backpressure: the high and low watermarks (messages and bytes), the slow consumer timeout,
+ * the connection epoch.
  *
  * Each test holds one extra reference on the messages it makes, so it can check with
  * refs == 1 that the session released its own; ASan (same tests) catches leaks and double
@@ -1698,4 +1700,177 @@ Test(session, random_walk_matches_a_model)
             cr_assert_fail("message %d: %u references after dispose", m, refs(md.msgs[m]));
         smq_msg_unref(md.msgs[m]);
     }
+}
+
+/* ---- backpressure watermarks (smq_session_pressure) ----------------------------------- */
+
+/* An online session with max_queued_messages 100 (high watermark 50, low 25) whose window
+ * of 10 is full, so what is enqueued waits in the queue. */
+static void congestible(struct smq_session_state *st, struct smq_msg **msgs, int n)
+{
+    smq_session_state_init(st, &default_limits);
+    smq_session_resume(st);
+    for (int i = 0; i < n; i++) {
+        msgs[i] = msg_n(i, SMQ_QOS1);
+        cr_assert_eq(enqueue(st, msgs[i], SMQ_QOS1), SMQ_ENQ_QUEUED);
+    }
+    struct smq_send s;
+    for (int i = 0; i < 10 && i < n; i++)
+        cr_assert(smq_session_next(st, 0, &s));
+}
+
+static void release_msgs(struct smq_session_state *st, struct smq_msg **msgs, int n)
+{
+    smq_session_state_dispose(st);
+    for (int i = 0; i < n; i++)
+        smq_msg_unref(msgs[i]);
+}
+
+Test(session, pressure_starts_at_the_high_watermark)
+{
+    struct smq_session_state st;
+    struct smq_msg *msgs[61];
+    congestible(&st, msgs, 59); /* 10 inflight, 49 queued */
+    cr_assert_not(smq_session_above_high(&st));
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_NONE);
+    cr_assert_not(st.congested);
+    msgs[59] = msg_n(59, SMQ_QOS1);
+    enqueue(&st, msgs[59], SMQ_QOS1); /* 50 queued: half of 100 */
+    cr_assert(smq_session_above_high(&st));
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_PAUSE);
+    cr_assert(st.congested);
+    msgs[60] = NULL;
+    release_msgs(&st, msgs, 60);
+}
+
+Test(session, pressure_holds_until_the_low_watermark)
+{
+    struct smq_session_state st;
+    struct smq_msg *msgs[60];
+    congestible(&st, msgs, 60);
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_PAUSE);
+    /* Acknowledge and send until 26 are queued: below the high mark, above the low one. */
+    struct smq_send s;
+    uint16_t id = 1;
+    while (st.queue_len > 26) {
+        cr_assert_eq(smq_session_on_puback(&st, id++), 0);
+        cr_assert(smq_session_next(&st, 0, &s));
+        cr_assert_not(smq_session_relieved(&st), "relieved at %u queued", st.queue_len);
+    }
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_PAUSE, "still congested");
+    cr_assert_eq(smq_session_on_puback(&st, id++), 0);
+    cr_assert(smq_session_next(&st, 0, &s)); /* 25 queued: a quarter of 100 */
+    cr_assert(smq_session_relieved(&st));
+    cr_assert_not(st.congested);
+    cr_assert_not(smq_session_relieved(&st), "relieved once");
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_NONE);
+    release_msgs(&st, msgs, 60);
+}
+
+Test(session, pressure_counts_bytes_too)
+{
+    struct smq_session_limits lim = default_limits;
+    struct smq_msg *probe = msg_n(0, SMQ_QOS1);
+    size_t cost = smq_msg_cost(probe);
+    smq_msg_unref(probe);
+    lim.max_queued_bytes = cost * 20; /* high watermark: 10 messages' worth */
+    struct smq_session_state st;
+    smq_session_state_init(&st, &lim);
+    smq_session_resume(&st);
+    struct smq_msg *msgs[20];
+    struct smq_send s;
+    for (int i = 0; i < 20; i++) {
+        msgs[i] = msg_n(i, SMQ_QOS1);
+        enqueue(&st, msgs[i], SMQ_QOS1);
+        if (i < 10)
+            cr_assert(smq_session_next(&st, 0, &s)); /* fills the window */
+    }
+    cr_assert_eq(st.queue_len, 10);
+    cr_assert(smq_session_above_high(&st), "10 messages are half the byte budget");
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_PAUSE);
+    release_msgs(&st, msgs, 20);
+}
+
+Test(session, pressure_turns_slow_after_the_timeout_once)
+{
+    struct smq_session_state st;
+    struct smq_msg *msgs[60];
+    congestible(&st, msgs, 60);
+    int64_t t0 = ((int64_t)1 << 33) - 500; /* the truncated clock wraps in between */
+    cr_assert_eq(smq_session_pressure(&st, t0, 1000), SMQ_PRESSURE_PAUSE);
+    cr_assert_eq(smq_session_pressure(&st, t0 + 999, 1000), SMQ_PRESSURE_PAUSE);
+    cr_assert_eq(smq_session_pressure(&st, t0 + 1000, 1000), SMQ_PRESSURE_SLOW);
+    cr_assert(st.slow);
+    cr_assert_eq(smq_session_pressure(&st, t0 + 5000, 1000), SMQ_PRESSURE_NONE);
+    /* Draining to the low watermark ends it; the next congestion starts a new clock. */
+    struct smq_send s;
+    uint16_t id = 1;
+    while (st.queue_len > 25) {
+        smq_session_on_puback(&st, id++);
+        smq_session_next(&st, 0, &s);
+    }
+    cr_assert(smq_session_relieved(&st));
+    cr_assert_not(st.slow);
+    for (int i = 0; i < 25; i++) {
+        struct smq_msg *m = msg_n(100 + i, SMQ_QOS1);
+        enqueue(&st, m, SMQ_QOS1);
+        smq_msg_unref(m);
+    }
+    cr_assert_eq(smq_session_pressure(&st, t0 + 6000, 1000), SMQ_PRESSURE_PAUSE);
+    cr_assert_eq(smq_session_pressure(&st, t0 + 6999, 1000), SMQ_PRESSURE_PAUSE);
+    release_msgs(&st, msgs, 60);
+}
+
+Test(session, pressure_needs_an_online_session_and_a_timeout)
+{
+    struct smq_session_state st;
+    struct smq_msg *msgs[60];
+    congestible(&st, msgs, 60);
+    cr_assert_eq(smq_session_pressure(&st, 0, 0), SMQ_PRESSURE_NONE, "0 turns it off");
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_PAUSE);
+    smq_session_suspend(&st);
+    cr_assert_not(st.congested, "going offline ends a congestion");
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_NONE);
+    release_msgs(&st, msgs, 60);
+}
+
+Test(session, tiny_queue_has_a_high_watermark_of_one)
+{
+    struct smq_session_limits lim = default_limits;
+    lim.max_inflight = 1;
+    lim.max_queued_messages = 1;
+    struct smq_session_state st;
+    smq_session_state_init(&st, &lim);
+    smq_session_resume(&st);
+    struct smq_msg *a = msg_n(1, SMQ_QOS1), *b = msg_n(2, SMQ_QOS1);
+    struct smq_send s;
+    enqueue(&st, a, SMQ_QOS1);
+    cr_assert(smq_session_next(&st, 0, &s));
+    cr_assert_not(smq_session_above_high(&st));
+    enqueue(&st, b, SMQ_QOS1);
+    cr_assert(smq_session_above_high(&st));
+    cr_assert_eq(smq_session_pressure(&st, 0, 1000), SMQ_PRESSURE_PAUSE);
+    smq_session_on_puback(&st, s.packet_id);
+    cr_assert(smq_session_next(&st, 0, &s));
+    cr_assert(smq_session_relieved(&st), "low watermark 0: relieved when empty");
+    smq_session_state_dispose(&st);
+    smq_msg_unref(a);
+    smq_msg_unref(b);
+}
+
+Test(session, each_connection_is_a_new_epoch)
+{
+    struct smq_session_state st;
+    smq_session_state_init(&st, &default_limits);
+    cr_assert_eq(st.epoch, 0);
+    smq_session_resume(&st);
+    cr_assert_eq(st.epoch, 1);
+    smq_session_suspend(&st);
+    smq_session_resume(&st);
+    cr_assert_eq(st.epoch, 2);
+    st.epoch = UINT16_MAX;
+    smq_session_suspend(&st);
+    smq_session_resume(&st);
+    cr_assert_eq(st.epoch, 1, "0 is skipped: it means no connection");
+    smq_session_state_dispose(&st);
 }
