@@ -6,12 +6,17 @@
  * reconnects behind its back (a client the broker closes stays closed). WAIT_FOR() pumps
  * until a condition holds or a deadline passes; no test relies on a bare sleep.
  *
+ * A test that runs its own broker names tc_start() (or an .init calling tc_start_with())
+ * and tc_stop() as its fixtures and reaches the broker as tc_broker: Criterion runs each
+ * test in a process of its own, so that one variable holds one test's broker.
+ *
  * Everything here is static inline so each test executable takes only what it uses (the
  * meson rule builds one source file per test plus the harness). Test thread only. */
 #ifndef SMQ_TESTS_MQTT_CLIENT_H
 #define SMQ_TESTS_MQTT_CLIENT_H
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <netinet/in.h>
@@ -234,6 +239,35 @@ static inline void tc_free_all(void)
 {
     for (int i = 0; i < TC_MAX; i++)
         tc_free(tc_live[i]);
+}
+
+/* ---- the broker of a test -------------------------------------------------------------- */
+
+/* The broker the running test started with tc_start() or tc_start_with(). */
+static struct broker_proc tc_broker;
+
+/* For .init (or a test's first line): initialises libmosquitto and starts shardmq with 4
+ * workers and the configuration lines conf (may be NULL); fails the test when it does not. */
+static inline void tc_start_with(const char *conf)
+{
+    mosquitto_lib_init();
+    cr_assert_eq(broker_start(&tc_broker, 4, conf), 0, "broker did not start");
+}
+
+/* .init: the broker with its default configuration. */
+static inline void tc_start(void)
+{
+    tc_start_with(NULL);
+}
+
+/* .fini: frees every client, stops the broker (even when the test stopped it already) and
+ * expects it to have exited with status 0. */
+static inline void tc_stop(void)
+{
+    tc_free_all();
+    int status = broker_stop(&tc_broker);
+    mosquitto_lib_cleanup();
+    cr_expect_eq(status, 0, "broker exit status %d", status);
 }
 
 /* One round: waits up to timeout_ms for any client socket to be ready, then lets each

@@ -16,41 +16,20 @@
 #include "harness.h"
 #include "mqtt_client.h"
 
-static struct broker_proc broker;
-
-static void start_with(const char *conf)
-{
-    mosquitto_lib_init();
-    cr_assert_eq(broker_start(&broker, 4, conf), 0, "broker did not start");
-}
-
-static void start(void)
-{
-    start_with(NULL);
-}
-
-static void stop(void)
-{
-    tc_free_all();
-    int status = broker_stop(&broker);
-    mosquitto_lib_cleanup();
-    cr_expect_eq(status, 0, "broker exit status %d", status);
-}
-
 /* A connected 3.1.1 client (or 3.1 with v31). */
 static struct tc *connect3(const char *id, bool clean, bool v31)
 {
     struct tc *c = tc_new(id, clean);
     if (v31)
         mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V31);
-    cr_assert_eq(tc_connect(c, &broker, 60), 0, "CONNACK of %s", id);
+    cr_assert_eq(tc_connect(c, &tc_broker, 60), 0, "CONNACK of %s", id);
     return c;
 }
 
 static struct tc *connect5(const char *id)
 {
     struct tc *c = tc_new5(id, true);
-    cr_assert_eq(tc_connect5(c, &broker, 60, NULL), 0, "CONNACK of %s", id);
+    cr_assert_eq(tc_connect5(c, &tc_broker, 60, NULL), 0, "CONNACK of %s", id);
     return c;
 }
 
@@ -67,7 +46,7 @@ static mosquitto_property *all_props(void)
     return props;
 }
 
-Test(v5_mixed, v5_message_reaches_a_311_subscriber, .init = start, .fini = stop)
+Test(v5_mixed, v5_message_reaches_a_311_subscriber, .init = tc_start, .fini = tc_stop)
 {
     struct tc *sub = connect3("v3-sub", true, false);
     struct tc *pub = connect5("v5-pub");
@@ -86,7 +65,7 @@ Test(v5_mixed, v5_message_reaches_a_311_subscriber, .init = start, .fini = stop)
     cr_expect_null(sub->msgs[0].props);
 }
 
-Test(v5_mixed, v5_message_reaches_a_31_subscriber, .init = start, .fini = stop)
+Test(v5_mixed, v5_message_reaches_a_31_subscriber, .init = tc_start, .fini = tc_stop)
 {
     struct tc *sub = connect3("v31-sub", true, true);
     struct tc *pub = connect5("v5-pub31");
@@ -102,7 +81,7 @@ Test(v5_mixed, v5_message_reaches_a_31_subscriber, .init = start, .fini = stop)
     cr_expect_eq(tc_find(sub, "mx31/a")->qos, 2);
 }
 
-Test(v5_mixed, v311_message_reaches_a_v5_subscriber, .init = start, .fini = stop)
+Test(v5_mixed, v311_message_reaches_a_v5_subscriber, .init = tc_start, .fini = tc_stop)
 {
     struct tc *sub = connect5("v5-sub");
     struct tc *pub = connect3("v3-pub", true, false);
@@ -126,7 +105,7 @@ Test(v5_mixed, v311_message_reaches_a_v5_subscriber, .init = start, .fini = stop
     cr_expect_not(tc_prop_str(a->props, MQTT_PROP_CONTENT_TYPE, s, sizeof(s)));
 }
 
-Test(v5_mixed, retained_message_set_by_v5_is_read_by_311, .init = start, .fini = stop)
+Test(v5_mixed, retained_message_set_by_v5_is_read_by_311, .init = tc_start, .fini = tc_stop)
 {
     struct tc *pub = connect5("v5-ret");
     mosquitto_property *props = all_props();
@@ -139,7 +118,7 @@ Test(v5_mixed, retained_message_set_by_v5_is_read_by_311, .init = start, .fini =
     cr_expect(sub->msgs[0].retain);
 }
 
-Test(v5_mixed, retained_message_set_by_311_is_read_by_v5, .init = start, .fini = stop)
+Test(v5_mixed, retained_message_set_by_311_is_read_by_v5, .init = tc_start, .fini = tc_stop)
 {
     struct tc *pub = connect3("v3-ret", true, false);
     cr_assert_eq(tc_publish(pub, "mxr3/v3", "kept by 3.1.1", 1, true), 0);
@@ -151,8 +130,8 @@ Test(v5_mixed, retained_message_set_by_311_is_read_by_v5, .init = start, .fini =
     cr_expect_eq(tc_prop_int(sub->msgs[0].props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL), -1);
 }
 
-Test(v5_mixed, expired_v5_message_is_not_delivered_to_an_offline_311_session, .init = start,
-     .fini = stop)
+Test(v5_mixed, expired_v5_message_is_not_delivered_to_an_offline_311_session, .init = tc_start,
+     .fini = tc_stop)
 {
     /* Message Expiry binds the broker whoever the subscriber is. */
     struct tc *sub = connect3("v3-exp", false, false);
@@ -165,7 +144,7 @@ Test(v5_mixed, expired_v5_message_is_not_delivered_to_an_offline_311_session, .i
     mosquitto_property_free_all(&props);
     usleep(2100 * 1000);
     cr_assert_eq(tc_publish5(pub, "mxe/marker", "fresh", 1, false, NULL), 0);
-    cr_assert_eq(tc_connect(sub, &broker, 60), 0);
+    cr_assert_eq(tc_connect(sub, &tc_broker, 60), 0);
     WAIT_FOR(tc_count(sub, "mxe/marker", "fresh") == 1, 5000);
     cr_assert_eq(tc_count(sub, "mxe/marker", "fresh"), 1);
     cr_expect_eq(tc_count(sub, "mxe/short", NULL), 0);
@@ -186,8 +165,8 @@ static int publish_alias(struct tc *pub, const char *topic, const char *payload,
     return pub->publishes_done > before ? 0 : -1;
 }
 
-Test(v5_mixed, aliased_v5_publish_reaches_a_311_subscriber_with_its_topic, .init = start,
-     .fini = stop)
+Test(v5_mixed, aliased_v5_publish_reaches_a_311_subscriber_with_its_topic, .init = tc_start,
+     .fini = tc_stop)
 {
     struct tc *sub = connect3("v3-alias", true, false);
     cr_assert_eq(tc_subscribe(sub, "mxa/#", 1), 1);
@@ -204,7 +183,7 @@ Test(v5_mixed, aliased_v5_publish_reaches_a_311_subscriber_with_its_topic, .init
 
 /* The v5 way: the request names its Response Topic and Correlation Data; the responder
  * copies the Correlation Data into its answer. */
-Test(v5_mixed, request_response_between_v5_clients, .init = start, .fini = stop)
+Test(v5_mixed, request_response_between_v5_clients, .init = tc_start, .fini = tc_stop)
 {
     struct tc *requester = connect5("rr-req");
     struct tc *responder = connect5("rr-resp");
@@ -244,7 +223,8 @@ Test(v5_mixed, request_response_between_v5_clients, .init = start, .fini = stop)
  * properties): request/response works only through a convention in the payload, here
  * "reply-to <topic> <request>". The v5 requester sets both ways and correlates by the reply
  * topic, unique per request, since the answer carries no Correlation Data. */
-Test(v5_mixed, request_response_with_a_311_responder_uses_the_payload, .init = start, .fini = stop)
+Test(v5_mixed, request_response_with_a_311_responder_uses_the_payload, .init = tc_start,
+     .fini = tc_stop)
 {
     struct tc *requester = connect5("rr3-req");
     struct tc *responder = connect3("rr3-resp", true, false);
@@ -276,7 +256,7 @@ Test(v5_mixed, request_response_with_a_311_responder_uses_the_payload, .init = s
 
 /* A 3.1.1 requester cannot set a Response Topic: a v5 responder sees none and falls back
  * to the same payload convention. */
-Test(v5_mixed, request_from_a_311_client_has_no_response_topic, .init = start, .fini = stop)
+Test(v5_mixed, request_from_a_311_client_has_no_response_topic, .init = tc_start, .fini = tc_stop)
 {
     struct tc *requester = connect3("rr5-req", true, false);
     struct tc *responder = connect5("rr5-resp");
@@ -299,7 +279,7 @@ Test(v5_mixed, request_from_a_311_client_has_no_response_topic, .init = start, .
 
 /* ---- wills ---------------------------------------------------------------------------- */
 
-Test(v5_mixed, will_of_a_v5_client_reaches_a_311_subscriber, .init = start, .fini = stop)
+Test(v5_mixed, will_of_a_v5_client_reaches_a_311_subscriber, .init = tc_start, .fini = tc_stop)
 {
     struct tc *sub = connect3("v3-will-sub", true, false);
     struct tc *sub31 = connect3("v31-will-sub", true, true);
@@ -308,7 +288,7 @@ Test(v5_mixed, will_of_a_v5_client_reaches_a_311_subscriber, .init = start, .fin
     struct tc *dying = tc_new5("v5-dying", true);
     mosquitto_property *wprops = all_props();
     cr_assert_eq(mosquitto_will_set_v5(dying->m, "mxw/status", 7, "offline", 1, false, wprops), 0);
-    cr_assert_eq(tc_connect5(dying, &broker, 60, NULL), 0);
+    cr_assert_eq(tc_connect5(dying, &tc_broker, 60, NULL), 0);
     cr_assert_eq(mosquitto_disconnect_v5(dying->m, MQTT_RC_DISCONNECT_WITH_WILL_MSG, NULL), 0);
     WAIT_FOR(sub->n_msgs == 1 && sub31->n_msgs == 1, 5000);
     cr_assert_eq(tc_count(sub, "mxw/status", "offline"), 1);
@@ -316,11 +296,11 @@ Test(v5_mixed, will_of_a_v5_client_reaches_a_311_subscriber, .init = start, .fin
     cr_expect_eq(sub->msgs[0].qos, 1);
 }
 
-Test(v5_mixed, will_of_a_311_client_reaches_a_v5_subscriber, .init = start, .fini = stop)
+Test(v5_mixed, will_of_a_311_client_reaches_a_v5_subscriber, .init = tc_start, .fini = tc_stop)
 {
     struct tc *sub = connect5("v5-will-sub");
     cr_assert_eq(tc_subscribe5(sub, "mxw3/#", 1, 0, NULL), 1);
-    int fd = raw_connect(&broker);
+    int fd = raw_connect(&tc_broker);
     struct raw_connect_opts o = RAW_CONNECT_OPTS("v3-dying");
     o.will_topic = "mxw3/status";
     o.will_payload = "gone";
