@@ -190,16 +190,18 @@ void smq_auth_state_free(struct smq_auth_state *st)
 
 struct smq_span smq_auth_method(const struct smq_conn *c)
 {
-    if (c->auth == NULL)
+    const struct smq_auth_state *st = smq_conn_auth(c);
+    if (st == NULL)
         return (struct smq_span){NULL, 0};
-    return smq_span_str(c->auth->impl->method);
+    return smq_span_str(st->impl->method);
 }
 
 struct smq_span smq_auth_success_data(const struct smq_conn *c)
 {
-    if (c->auth == NULL || c->auth->last.verdict != SMQ_AUTH_SUCCESS)
+    const struct smq_auth_state *st = smq_conn_auth(c);
+    if (st == NULL || st->last.verdict != SMQ_AUTH_SUCCESS)
         return (struct smq_span){NULL, 0};
-    return c->auth->last.data;
+    return st->last.data;
 }
 
 /* Sends AUTH with reason, c's method and data (no Reason String: AUTH is not one of the
@@ -230,23 +232,24 @@ bool smq_auth_connect(struct smq_conn *c, const struct smq_connect *pkt, const u
         smq_connect_refuse(c, SMQ_RC_BAD_AUTH_METHOD, "authentication method not supported");
         return false;
     }
-    c->auth = state_new(impl);
+    struct smq_auth_state *st = state_new(impl);
+    smq_conn_extra(c)->auth = st;
     struct smq_auth_client who = {pkt->client_id, pkt->has_username, pkt->username};
-    start(c->auth, &who, pkt->props.auth_data);
-    switch (c->auth->last.verdict) {
+    start(st, &who, pkt->props.auth_data);
+    switch (st->last.verdict) {
     case SMQ_AUTH_SUCCESS:
         return true;
     case SMQ_AUTH_CONTINUE:
-        c->auth->phase = PHASE_CONNECT;
-        c->auth->connect = smq_alloc(raw_len);
-        memcpy(c->auth->connect, raw, raw_len);
-        c->auth->connect_len = raw_len;
-        c->auth->client_id = smq_strndup(client_id, client_id_len);
-        c->auth->client_id_len = client_id_len;
-        send_auth(c, SMQ_RC_CONTINUE_AUTHENTICATION, c->auth->last.data);
+        st->phase = PHASE_CONNECT;
+        st->connect = smq_alloc(raw_len);
+        memcpy(st->connect, raw, raw_len);
+        st->connect_len = raw_len;
+        st->client_id = smq_strndup(client_id, client_id_len);
+        st->client_id_len = client_id_len;
+        send_auth(c, SMQ_RC_CONTINUE_AUTHENTICATION, st->last.data);
         return false;
     default:
-        smq_connect_refuse(c, fail_reason(&c->auth->last), "authentication failed");
+        smq_connect_refuse(c, fail_reason(&st->last), "authentication failed");
         return false;
     }
 }
@@ -254,7 +257,7 @@ bool smq_auth_connect(struct smq_conn *c, const struct smq_connect *pkt, const u
 /* An AUTH between CONNECT and CONNACK: it must continue the CONNECT's method (4.12). */
 static void auth_before_connack(struct smq_conn *c, const struct smq_reason_packet *pkt)
 {
-    struct smq_auth_state *st = c->auth;
+    struct smq_auth_state *st = smq_conn_auth(c);
     if (pkt->reason != SMQ_RC_CONTINUE_AUTHENTICATION ||
         !smq_span_eq_str(pkt->props.auth_method, st->impl->method)) {
         /* [MQTT-4.12.0-3] the client answers with 0x18; [MQTT-4.12.0-5] in the method of
@@ -290,7 +293,7 @@ static void auth_before_connack(struct smq_conn *c, const struct smq_reason_pack
 static void reauth_failed(struct smq_conn *c, uint8_t reason)
 {
     smq_log(SMQ_LOG_NOTICE, "re-authentication failed client=%s addr=%s reason=0x%02x (%s)",
-            smq_conn_client_id(c), c->addr, reason, smq_reason_name(reason));
+            smq_conn_client_id(c), smq_conn_addr(c), reason, smq_reason_name(reason));
     if (!smq_reason_allowed(SMQ_DISCONNECT, reason))
         reason = SMQ_RC_NOT_AUTHORIZED; /* 0x86 and the like are CONNACK-only */
     smq_conn_disconnect(c, reason, "re-authentication failed");
@@ -300,7 +303,7 @@ static void reauth_failed(struct smq_conn *c, uint8_t reason)
 /* An AUTH after CONNACK: starts (0x19) or continues (0x18) a re-authentication. */
 static void auth_after_connack(struct smq_conn *c, const struct smq_reason_packet *pkt)
 {
-    struct smq_auth_state *st = c->auth;
+    struct smq_auth_state *st = smq_conn_auth(c);
     if (st == NULL) {
         /* [MQTT-4.12.0-7] no AUTH from a client whose CONNECT named no method. */
         smq_conn_fail(c, SMQ_RC_PROTOCOL_ERROR, "AUTH without an Authentication Method");

@@ -142,30 +142,40 @@ struct smq_inbox_deliver {
     struct smq_sub_target targets[];
 };
 
-/* One client's session, owned by one worker for its whole life. */
+/* What only some sessions need, allocated when first needed and freed once idle again (see
+ * sessions.c): the deadlines of an offline persistent session and of a v5 delayed will. Most
+ * sessions never have one, and an idle connection should not pay for two heap nodes. */
+struct smq_session_timers {
+    struct smq_session *session;  /* borrowed: the owner */
+    struct smq_msg *pending_will; /* owned: a v5 will waiting for its Will Delay Interval */
+    uint32_t will_delay;          /* v5 Will Delay Interval of the connection's will, seconds */
+    /* In the worker's deadline heap (w->timers): when an offline session ends, and when its
+     * pending will is published; idle otherwise. */
+    struct smq_expiry_node expiry_timer;
+    struct smq_expiry_node will_timer;
+};
+
+/* One client's session, owned by one worker for its whole life. One allocation with its client
+ * identifier (fields packed so that, with an identifier of up to 31 bytes, it takes one
+ * 256-byte allocation class: every idle connection has one). */
 struct smq_session {
     uint64_t id;
-    struct smq_conn *conn;      /* borrowed: NULL while offline */
-    char *client_id;            /* owned, NUL-terminated */
-    uint16_t client_id_len;
-    uint8_t version;
-    bool clean;                 /* the last CONNECT's clean session / clean start flag */
+    struct smq_conn *conn;         /* borrowed: NULL while offline */
+    struct smq_session_timers *timers; /* owned: NULL while no deadline nor will delay */
+    struct smq_subscription *subs; /* owned array */
+    uint32_t n_subs, subs_cap;
+    struct cds_lfht_node by_id;    /* in the worker's session table */
     /* How long the session outlives its connection, in seconds: 0 ends it with the
      * connection, UINT32_MAX never expires. v5: the Session Expiry Interval in effect (after
      * the server's cap and a DISCONNECT's update); 3.x: 0 for a clean session, else
      * persistent_client_expiration (UINT32_MAX when that is 0). */
     uint32_t expiry_interval;
-    bool expiry_was_zero;       /* v5 CONNECT asked for 0: DISCONNECT may not raise it */
-    uint32_t will_delay;        /* v5 Will Delay Interval of the connection's will, seconds */
-    struct smq_msg *pending_will; /* owned: a v5 will waiting for its Will Delay Interval */
-    /* In the worker's deadline heap (w->timers): when an offline session ends, and when its
-     * pending will is published; idle otherwise. */
-    struct smq_expiry_node expiry_timer;
-    struct smq_expiry_node will_timer;
+    uint16_t client_id_len;
+    uint8_t version;
+    bool clean : 1;                /* the last CONNECT's clean session / clean start flag */
+    bool expiry_was_zero : 1;      /* v5 CONNECT asked for 0: DISCONNECT may not raise it */
     struct smq_session_state st;
-    struct smq_subscription *subs; /* owned array */
-    uint32_t n_subs, subs_cap;
-    struct cds_lfht_node by_id;    /* in the worker's session table */
+    char client_id[];              /* client_id_len bytes and a NUL */
 };
 
 struct smq_subscription {

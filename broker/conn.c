@@ -24,26 +24,26 @@
 
 #define MIN_PARTIAL 256u
 
-static void format_peer(struct smq_conn *c)
+/* Keeps the peer's address: later, after a reset, the socket may not tell it any more. */
+static void remember_peer(struct smq_conn *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-            port = ntohs(in->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-            port = ntohs(in6->sin6_port);
-            if (strncmp(host, "::ffff:", 7) == 0) /* an IPv4 peer on a dual-stack listener */
-                memmove(host, host + 7, strlen(host + 7) + 1);
-        }
-    }
-    snprintf(c->addr, sizeof(c->addr), "%s:%u", host, port);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        smq_peer_set(&c->peer, (const struct sockaddr *)&ss);
+}
+
+const char *smq_conn_addr(const struct smq_conn *c)
+{
+    static _Thread_local char buf[SMQ_PEER_TEXT_MAX];
+    return smq_peer_format(&c->peer, buf, sizeof(buf));
+}
+
+struct smq_conn_extra *smq_conn_extra(struct smq_conn *c)
+{
+    if (c->x == NULL)
+        c->x = smq_calloc(1, sizeof(*c->x));
+    return c->x;
 }
 
 const char *smq_conn_client_id(const struct smq_conn *c)
@@ -58,7 +58,7 @@ static struct smq_decode_opts decode_opts(const struct smq_conn *c)
         .version = c->version ? c->version : SMQ_V311,
         .sender = SMQ_SENDER_CLIENT,
         /* AUTH may follow CONNECT before CONNACK (4.12): dispatch.c sorts those out. */
-        .awaiting_connect = c->state == SMQ_CONN_AWAIT_CONNECT && c->auth == NULL,
+        .awaiting_connect = c->state == SMQ_CONN_AWAIT_CONNECT && smq_conn_auth(c) == NULL,
         .max_user_props = set->max_user_properties,
         .max_packet_size = set->max_packet_size,
     };
@@ -210,24 +210,17 @@ void smq_conn_resume_reading(struct smq_conn *c)
         smq_conn_close(c, SMQ_CLOSE_SOCKET_ERROR);
 }
 
+/* The worker's connections are its loop's TCP handles (smq_conn_close_all): no list. */
 static void link_conn(struct smq_worker *w, struct smq_conn *c)
 {
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    (void)c;
     w->n_conns++;
     smq_stat_add(&w->stats.connections, 1);
 }
 
 static void unlink_conn(struct smq_worker *w, struct smq_conn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    (void)c;
     w->n_conns--;
     atomic_fetch_sub_explicit(&w->stats.connections, 1, memory_order_relaxed);
 }
@@ -263,7 +256,7 @@ int smq_conn_open(struct smq_worker *w, const struct smq_inbox_conn *in)
     }
     c->tcp.data = c;
     uv_tcp_nodelay(&c->tcp, 1);
-    format_peer(c);
+    remember_peer(c);
     link_conn(w, c);
     c->deadline_s = deadline_in(w, (uint64_t)w->broker->settings.connect_timeout * 1000);
     smq_worker_wheel_insert(w, c);
@@ -359,10 +352,12 @@ static void on_closed(uv_handle_t *handle)
     smq_wbatch_free(c->out);
     c->out = NULL;
     drop_partial(c);
-    smq_msg_unref(c->will);
-    c->will = NULL;
-    smq_auth_state_free(c->auth);
-    c->auth = NULL;
+    if (c->x) {
+        smq_msg_unref(c->x->will);
+        smq_auth_state_free(c->x->auth);
+        smq_free(c->x);
+        c->x = NULL;
+    }
     smq_alias_in_free(c->alias_in); /* aliases live as long as the connection [MQTT-3.3.2-7] */
     smq_alias_out_free(c->alias_out);
     c->alias_in = NULL;
@@ -387,6 +382,41 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     (void)status;
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+struct conn_list {
+    struct smq_conn **items; /* owned */
+    size_t n, cap;
+};
+
+/* uv_walk callback: collects the loop's connections that are not closing yet. */
+static void collect_open(uv_handle_t *h, void *arg)
+{
+    struct conn_list *list = arg;
+    if (uv_handle_get_type(h) != UV_TCP || uv_is_closing(h))
+        return;
+    struct smq_conn *c = h->data;
+    if (c->state == SMQ_CONN_CLOSING)
+        return;
+    if (list->n == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 64;
+        list->items = smq_realloc(list->items, list->cap * sizeof(*list->items));
+    }
+    list->items[list->n++] = c;
+}
+
+void smq_conn_close_all(struct smq_worker *w, uint8_t reason, const char *text,
+                        enum smq_close_reason why)
+{
+    /* Collected first: closing changes the loop's handle queue. A connection is freed only
+     * by its close callback, on a later iteration, so every pointer stays valid here. */
+    struct conn_list list = {0};
+    uv_walk(&w->loop, collect_open, &list);
+    for (size_t i = 0; i < list.n; i++) {
+        smq_conn_disconnect(list.items[i], reason, text);
+        smq_conn_close(list.items[i], why);
+    }
+    smq_free(list.items);
 }
 
 void smq_conn_abort(struct smq_conn *c)
@@ -433,7 +463,7 @@ void smq_conn_close(struct smq_conn *c, enum smq_close_reason why)
     if (why != SMQ_CLOSE_HANDED_OVER && (was_active || why != SMQ_CLOSE_PEER_CLOSED) &&
         c->w->broker->settings.connection_messages)
         smq_log(SMQ_LOG_INFO, "disconnect client=%s addr=%s reason=\"%s\"", smq_conn_client_id(c),
-                c->addr, close_reason_name(why));
+                smq_conn_addr(c), close_reason_name(why));
     if (c->session)
         smq_session_detach(c, why);
     unlink_conn(c->w, c);
@@ -481,7 +511,7 @@ void smq_conn_fail(struct smq_conn *c, uint8_t reason, const char *what)
         return;
     smq_stat_add(&c->w->stats.protocol_errors, 1);
     smq_log(SMQ_LOG_NOTICE, "protocol error client=%s addr=%s packet=%s reason=0x%02x (%s)",
-            smq_conn_client_id(c), c->addr, what, reason, smq_reason_name(reason));
+            smq_conn_client_id(c), smq_conn_addr(c), what, reason, smq_reason_name(reason));
     smq_conn_disconnect(c, reason, what);
     smq_conn_close(c, SMQ_CLOSE_PROTOCOL_ERROR);
 }
@@ -494,7 +524,7 @@ void smq_conn_hand_over(struct smq_conn *c, struct smq_worker *to, const uint8_t
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
         dupfd = dup(fd);
     if (dupfd < 0) {
-        smq_log(SMQ_LOG_WARNING, "handover failed addr=%s: %s", c->addr, strerror(errno));
+        smq_log(SMQ_LOG_WARNING, "handover failed addr=%s: %s", smq_conn_addr(c), strerror(errno));
         smq_conn_close(c, SMQ_CLOSE_SOCKET_ERROR);
         return;
     }

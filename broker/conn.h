@@ -12,6 +12,7 @@
 #define SMQ_BROKER_CONN_H
 
 #include "broker/broker.h"
+#include "broker/peer.h"
 #include "proto/framer.h"
 
 enum smq_conn_state {
@@ -40,42 +41,77 @@ struct smq_alias_in;
 struct smq_alias_out;
 struct smq_auth_state;
 
+/* What few connections need, allocated on first use (smq_conn_extra) and freed with the
+ * connection: a will, an enhanced authentication. */
+struct smq_conn_extra {
+    struct smq_msg *will;             /* owned: published on an abnormal end */
+    struct smq_auth_state *auth;      /* owned: an enhanced authentication in progress */
+};
+
+/* Every idle connection holds one of these, so it is packed to fit one 384-byte allocation
+ * class (see bench/RESULTS.md, idle connections): narrow integers and one-bit flags, the peer
+ * address in binary, and what few connections use behind `x`. */
 struct smq_conn {
     uv_tcp_t tcp;
     struct smq_worker *w;             /* borrowed: owner */
     struct smq_session *session;      /* borrowed: owned by the worker */
-    struct smq_msg *will;             /* owned: published on an abnormal end */
-    uint8_t will_qos;
-    uint8_t state;                    /* enum smq_conn_state */
-    uint8_t version;                  /* protocol level once CONNECT is read */
-    uint8_t hops;                     /* handovers before this worker */
-    bool dirty;
-    bool in_wheel;
-    bool handed_over;
-    bool reading_paused;              /* backpressure: the socket is not read (see below) */
-    bool lag_paused;                  /* backpressure: waits for another worker's inbox */
-    uint16_t pause_holds;             /* backpressure: workers holding this publisher */
-    bool closed;                      /* socket closed while dirty: the flush pass frees it */
-    uint16_t keep_alive;              /* seconds, as agreed */
-    uint64_t deadline_s;              /* keep-alive / CONNECT deadline on the loop clock */
-    struct smq_conn *wheel_next, *wheel_prev;
+    struct smq_wbatch *out;           /* owned: output not yet handed to uv_write */
     struct smq_conn *dirty_next;
-    struct smq_conn *next, *prev;     /* the worker's list of connections */
+    struct smq_conn *wheel_next, *wheel_prev;
+    struct smq_listener *listener;    /* borrowed: outlives every connection */
+    struct smq_conn_extra *x;         /* owned: NULL until a will or an authentication */
+    struct smq_alias_in *alias_in;    /* owned: aliases the client set, NULL until one is */
+    struct smq_alias_out *alias_out;  /* owned: aliases we set, NULL until one is */
     /* An incomplete packet: its bytes so far (owned) and the size it will have. */
     uint8_t *partial;
     uint32_t partial_len, partial_cap, partial_need;
-    struct smq_wbatch *out;           /* owned: output not yet handed to uv_write */
-    struct smq_listener *listener;    /* borrowed: outlives every connection */
+    uint32_t deadline_s;              /* keep-alive / CONNECT deadline, seconds of loop clock */
+    uint16_t keep_alive;              /* seconds, as agreed */
+    uint16_t pause_holds;             /* backpressure: workers holding this publisher */
+    uint8_t state : 2;                /* enum smq_conn_state */
+    uint8_t version : 3;              /* protocol level once CONNECT is read */
+    uint8_t hops : 3;                 /* handovers before this worker (at most MAX_HOPS) */
+    bool dirty : 1;
+    bool in_wheel : 1;
+    bool handed_over : 1;
+    bool reading_paused : 1;          /* backpressure: the socket is not read (see below) */
+    bool lag_paused : 1;              /* backpressure: waits for another worker's inbox */
+    bool closed : 1;                  /* socket closed while dirty: the flush pass frees it */
+    bool problem_info : 1;            /* v5 Request Problem Information (reason strings allowed) */
+    struct smq_peer peer;             /* for logs: smq_conn_addr() */
     /* MQTT 5.0: what the client asked for in CONNECT (3.x: the zero values). */
-    uint32_t max_packet_out;          /* client's Maximum Packet Size, 0 = protocol maximum */
     uint16_t topic_alias_max_out;     /* client's Topic Alias Maximum: aliases we may send */
     uint16_t topic_alias_max_in;      /* Topic Alias Maximum we announced */
-    bool problem_info;                /* Request Problem Information (reason strings allowed) */
-    struct smq_alias_in *alias_in;    /* owned: aliases the client set, NULL until one is */
-    struct smq_alias_out *alias_out;  /* owned: aliases we set, NULL until one is */
-    struct smq_auth_state *auth;      /* owned: an enhanced authentication in progress */
-    char addr[64];                    /* peer address for logs */
+    uint32_t max_packet_out;          /* client's Maximum Packet Size, 0 = protocol maximum */
 };
+
+/* Returns c's extra fields, allocating them on first use. Worker thread. */
+struct smq_conn_extra *smq_conn_extra(struct smq_conn *c);
+
+/* Returns c's will (borrowed), or NULL. */
+static inline struct smq_msg *smq_conn_will(const struct smq_conn *c)
+{
+    return c->x ? c->x->will : NULL;
+}
+
+/* Removes c's will and returns it (the caller owns it), or NULL. */
+static inline struct smq_msg *smq_conn_take_will(struct smq_conn *c)
+{
+    struct smq_msg *will = smq_conn_will(c);
+    if (will)
+        c->x->will = NULL;
+    return will;
+}
+
+/* Returns c's enhanced authentication in progress (borrowed), or NULL. */
+static inline struct smq_auth_state *smq_conn_auth(const struct smq_conn *c)
+{
+    return c->x ? c->x->auth : NULL;
+}
+
+/* Returns c's peer address as text, in a per-thread buffer valid until the next call on
+ * this thread. */
+const char *smq_conn_addr(const struct smq_conn *c);
 
 /* Adopts the socket of in as a new connection of w and processes the bytes already read
  * from it (a handover). Worker thread. Returns 0 or a negative error (the socket is closed
@@ -105,6 +141,11 @@ size_t smq_conn_backlog(const struct smq_conn *c);
  * flushes what was queued (a CONNACK or DISCONNECT goes out first) and closes the socket.
  * Safe to call more than once. Worker thread. */
 void smq_conn_close(struct smq_conn *c, enum smq_close_reason why);
+
+/* Closes every connection of w that is not closing yet, each as smq_conn_disconnect(c,
+ * reason, text) then smq_conn_close(c, why) would. Worker thread. */
+void smq_conn_close_all(struct smq_worker *w, uint8_t reason, const char *text,
+                        enum smq_close_reason why);
 
 /* Closes the socket of a closing connection now, dropping unsent output. */
 void smq_conn_abort(struct smq_conn *c);

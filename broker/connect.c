@@ -57,8 +57,8 @@ static void send_connack(struct smq_conn *c, bool session_present, uint8_t reaso
 
 void smq_connect_refuse(struct smq_conn *c, uint8_t reason, const char *why)
 {
-    smq_log(SMQ_LOG_NOTICE, "connect refused addr=%s reason=0x%02x (%s): %s", c->addr, reason,
-            smq_reason_name(reason), why);
+    smq_log(SMQ_LOG_NOTICE, "connect refused addr=%s reason=0x%02x (%s): %s", smq_conn_addr(c),
+            reason, smq_reason_name(reason), why);
     struct smq_props props = {0};
     /* The issue's choice, stricter than [MQTT-3.1.2-29]: no Reason String in CONNACK either
      * unless the client asked for problem information. */
@@ -75,7 +75,7 @@ void smq_refuse_undecodable_connect(struct smq_conn *c, const struct smq_packet 
 {
     if (pkt->type != SMQ_CONNECT) {
         /* A packet of an authentication exchange: the client speaks 5.0 and awaits CONNACK. */
-        if (c->auth != NULL)
+        if (smq_conn_auth(c) != NULL)
             send_connack(c, false,
                          smq_reason_allowed(SMQ_CONNACK, reason) ? reason : SMQ_RC_UNSPECIFIED,
                          NULL);
@@ -109,7 +109,7 @@ static bool is_v5_connect(const uint8_t *bytes, size_t len)
 
 void smq_refuse_bad_header(struct smq_conn *c, const uint8_t *bytes, size_t len, uint8_t reason)
 {
-    if (c->auth != NULL) { /* during the exchange: a 5.0 client waiting for CONNACK */
+    if (smq_conn_auth(c) != NULL) { /* during the exchange: a 5.0 client awaits CONNACK */
         send_connack(c, false,
                      smq_reason_allowed(SMQ_CONNACK, reason) ? reason : SMQ_RC_UNSPECIFIED, NULL);
         return;
@@ -225,7 +225,7 @@ static void take_over(struct smq_session *s)
 {
     struct smq_conn *old = s->conn;
     smq_log(SMQ_LOG_INFO, "session taken over client=%s old_addr=%s", smq_session_log_id(s),
-            old->addr);
+            smq_conn_addr(old));
     /* [MQTT-3.1.4-3] */
     smq_conn_disconnect(old, SMQ_RC_SESSION_TAKEN_OVER, "another connection took the session");
     smq_conn_close(old, SMQ_CLOSE_TAKEN_OVER); /* detaches: s is now offline */
@@ -293,7 +293,7 @@ static void log_connect(const struct smq_conn *c, const struct smq_connect *pkt)
     char id[128];
     smq_log_escape(id, sizeof(id), c->session->client_id, c->session->client_id_len);
     smq_log(SMQ_LOG_INFO, "connect client=\"%s\" addr=%s protocol=%s clean=%d keepalive=%u", id,
-            c->addr,
+            smq_conn_addr(c),
             pkt->version == SMQ_V31    ? "3.1"
             : pkt->version == SMQ_V311 ? "3.1.1"
                                        : "5.0",
@@ -316,7 +316,7 @@ static void attach_will(struct smq_conn *c, const struct smq_connect *pkt)
         .now_ms = c->w->now_ms,
         .props = pkt->version >= SMQ_V5 ? &pkt->will_props : NULL,
     };
-    c->will = smq_msg_new(&init);
+    smq_conn_extra(c)->will = smq_msg_new(&init);
 }
 
 /* What a CONNECT settled, for the session and the CONNACK. */
@@ -434,7 +434,7 @@ static void connack_props(const struct smq_conn *c, const struct outcome *o, con
         p->present |= SMQ_PROP_BIT(SMQ_PROP_RESPONSE_INFO);
         p->response_info = smq_span_str(resp_info);
     }
-    if (c->auth) { /* [MQTT-4.12.0-5] the method again, with the method's last data */
+    if (smq_conn_auth(c)) { /* [MQTT-4.12.0-5] the method again, with the method's last data */
         p->present |= SMQ_PROP_BIT(SMQ_PROP_AUTH_METHOD);
         p->auth_method = smq_auth_method(c);
         struct smq_span data = smq_auth_success_data(c);
@@ -467,10 +467,10 @@ static void bind_session(struct smq_conn *c, struct smq_session *s, const struct
     s->version = pkt->version;
     s->clean = pkt->clean_start;
     set_session_expiry(s, set, pkt, o);
-    s->will_delay =
-        pkt->will && pkt->version >= SMQ_V5 && smq_props_has(&pkt->will_props, SMQ_PROP_WILL_DELAY)
-            ? pkt->will_props.will_delay
-            : 0;
+    smq_session_set_will_delay(s, pkt->will && pkt->version >= SMQ_V5 &&
+                                          smq_props_has(&pkt->will_props, SMQ_PROP_WILL_DELAY)
+                                      ? pkt->will_props.will_delay
+                                      : 0);
     s->conn = c;
     c->session = s;
     attach_will(c, pkt);

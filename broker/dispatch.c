@@ -31,11 +31,10 @@ static void handle_disconnect(struct smq_conn *c, const struct smq_reason_packet
     if (!update_session_expiry(c, pkt))
         return;
     /* [MQTT-3.14.4-3] a DISCONNECT discards the will; 5.0's 0x04 asks to keep it. */
-    if (c->version < SMQ_V5 || pkt->reason != SMQ_RC_DISCONNECT_WITH_WILL) {
-        smq_msg_unref(c->will);
-        c->will = NULL;
-    }
-    smq_conn_close(c, c->will ? SMQ_CLOSE_DISCONNECT_WITH_WILL : SMQ_CLOSE_CLIENT_DISCONNECT);
+    if (c->version < SMQ_V5 || pkt->reason != SMQ_RC_DISCONNECT_WITH_WILL)
+        smq_msg_unref(smq_conn_take_will(c));
+    smq_conn_close(c, smq_conn_will(c) ? SMQ_CLOSE_DISCONNECT_WITH_WILL
+                                       : SMQ_CLOSE_CLIENT_DISCONNECT);
 }
 
 /* A packet between CONNECT and CONNACK while the client authenticates (4.12). */
@@ -60,7 +59,7 @@ static void handle_while_authenticating(struct smq_conn *c, const struct smq_pac
 void smq_handle_packet(struct smq_conn *c, const struct smq_packet *pkt, const uint8_t *raw,
                        size_t raw_len)
 {
-    if (c->state == SMQ_CONN_AWAIT_CONNECT && c->auth != NULL) {
+    if (c->state == SMQ_CONN_AWAIT_CONNECT && smq_conn_auth(c) != NULL) {
         handle_while_authenticating(c, pkt);
         return;
     }

@@ -34,16 +34,53 @@ struct smq_session_limits smq_session_limits_of(const struct smq_settings *set)
 struct smq_session *smq_session_create(struct smq_worker *w, const char *client_id,
                                        size_t client_id_len)
 {
-    struct smq_session *s = smq_calloc(1, sizeof(*s));
+    struct smq_session *s = smq_calloc(1, sizeof(*s) + client_id_len + 1);
     s->id = atomic_fetch_add_explicit(&w->broker->next_session_id, 1, memory_order_relaxed);
-    s->client_id = smq_strndup(client_id, client_id_len);
+    memcpy(s->client_id, client_id, client_id_len); /* calloc wrote the NUL */
     s->client_id_len = (uint16_t)client_id_len;
     struct smq_session_limits lim = smq_session_limits_of(&w->broker->settings);
     smq_session_state_init(&s->st, &lim);
-    s->expiry_timer.tag = SMQ_TIMER_SESSION;
-    s->will_timer.tag = SMQ_TIMER_WILL;
     smq_worker_add_session(w, s);
     return s;
+}
+
+/* Returns s's timers, allocating them on first use. */
+static struct smq_session_timers *timers_of(struct smq_session *s)
+{
+    if (s->timers == NULL) {
+        s->timers = smq_calloc(1, sizeof(*s->timers));
+        s->timers->session = s;
+        s->timers->expiry_timer.tag = SMQ_TIMER_SESSION;
+        s->timers->will_timer.tag = SMQ_TIMER_WILL;
+    }
+    return s->timers;
+}
+
+/* Frees s's timers once nothing is scheduled, waiting or asked for (most sessions spend
+ * their life without them). */
+static void drop_idle_timers(struct smq_session *s)
+{
+    struct smq_session_timers *t = s->timers;
+    if (t == NULL || t->pending_will != NULL || t->will_delay != 0 ||
+        smq_expiry_is_scheduled(&t->expiry_timer) || smq_expiry_is_scheduled(&t->will_timer))
+        return;
+    smq_free(t);
+    s->timers = NULL;
+}
+
+void smq_session_set_will_delay(struct smq_session *s, uint32_t seconds)
+{
+    if (seconds == 0 && s->timers == NULL)
+        return;
+    timers_of(s)->will_delay = seconds;
+    drop_idle_timers(s);
+}
+
+/* Cancels s's session expiry, if it was scheduled. */
+static void cancel_expiry(struct smq_worker *w, struct smq_session *s)
+{
+    if (s->timers)
+        smq_expiry_cancel(&w->timers, &s->timers->expiry_timer);
 }
 
 static void unsubscribe_all(struct smq_worker *w, struct smq_session *s)
@@ -69,22 +106,26 @@ void smq_session_reset(struct smq_worker *w, struct smq_session *s)
 
 void smq_session_set_online(struct smq_worker *w, struct smq_session *s)
 {
-    smq_expiry_cancel(&w->timers, &s->expiry_timer);
+    cancel_expiry(w, s);
+    drop_idle_timers(s);
 }
 
 /* Removes s's pending will from the heap and returns it (owned), or NULL. */
 static struct smq_msg *take_pending_will(struct smq_worker *w, struct smq_session *s)
 {
-    struct smq_msg *will = s->pending_will;
-    s->pending_will = NULL;
-    smq_expiry_cancel(&w->timers, &s->will_timer);
+    struct smq_session_timers *t = s->timers;
+    if (t == NULL)
+        return NULL;
+    struct smq_msg *will = t->pending_will;
+    t->pending_will = NULL;
+    smq_expiry_cancel(&w->timers, &t->will_timer);
     return will;
 }
 
 void smq_session_end(struct smq_worker *w, struct smq_session *s)
 {
     smq_route_orphans(w, s); /* route.c: shared-subscription messages go to other members */
-    smq_expiry_cancel(&w->timers, &s->expiry_timer);
+    cancel_expiry(w, s);
     /* Deliveries already routed to s from other workers go to other group members. */
     struct smq_ghost *ghost = smq_ghost_new(w, s);
     unsubscribe_all(w, s);
@@ -98,13 +139,14 @@ void smq_session_end(struct smq_worker *w, struct smq_session *s)
     if (will)
         smq_publish_will(w, will);
     smq_session_state_dispose(&s->st);
-    smq_free(s->client_id);
+    smq_free(s->timers); /* nothing of it is in the heap any more */
     smq_free(s);
 }
 
 void smq_session_settle_will(struct smq_worker *w, struct smq_session *s, bool session_ends)
 {
     struct smq_msg *will = take_pending_will(w, s);
+    drop_idle_timers(s);
     if (will == NULL)
         return;
     if (session_ends) {
@@ -147,21 +189,22 @@ static bool will_is_due(const struct smq_worker *w, int why)
 static void handle_will(struct smq_worker *w, struct smq_session *s, struct smq_msg *will,
                         bool session_ends)
 {
-    if (s->will_delay == 0 || session_ends || w->stopping) {
+    uint32_t delay = s->timers ? s->timers->will_delay : 0;
+    if (delay == 0 || session_ends || w->stopping) {
         smq_publish_will(w, will);
         return;
     }
-    SMQ_ASSERT(s->pending_will == NULL); /* a reconnect settled the previous one */
-    s->pending_will = will;
-    smq_worker_schedule(w, &s->will_timer, smq_expiry_after(w->now_ms, s->will_delay));
+    struct smq_session_timers *t = s->timers;
+    SMQ_ASSERT(t->pending_will == NULL); /* a reconnect settled the previous one */
+    t->pending_will = will;
+    smq_worker_schedule(w, &t->will_timer, smq_expiry_after(w->now_ms, delay));
 }
 
 void smq_session_detach(struct smq_conn *c, int why)
 {
     struct smq_worker *w = c->w;
     struct smq_session *s = c->session;
-    struct smq_msg *will = c->will;
-    c->will = NULL;
+    struct smq_msg *will = smq_conn_take_will(c);
     c->session = NULL;
     s->conn = NULL;
     smq_session_suspend(&s->st);
@@ -182,21 +225,23 @@ void smq_session_detach(struct smq_conn *c, int why)
     /* [MQTT-3.1.2-23] the session lives Session Expiry Interval seconds after the close;
      * UINT32_MAX never expires (3.1.2.11.2). */
     if (s->expiry_interval != UINT32_MAX && why != SMQ_CLOSE_TAKEN_OVER)
-        smq_worker_schedule(w, &s->expiry_timer, smq_expiry_after(w->now_ms, s->expiry_interval));
+        smq_worker_schedule(w, &timers_of(s)->expiry_timer,
+                            smq_expiry_after(w->now_ms, s->expiry_interval));
 }
 
 /* One deadline of the heap came due. */
 static void on_deadline(struct smq_worker *w, struct smq_expiry_node *n)
 {
     if (n->tag == SMQ_TIMER_WILL) {
-        struct smq_session *s = caa_container_of(n, struct smq_session, will_timer);
-        struct smq_msg *will = s->pending_will;
-        s->pending_will = NULL;
+        struct smq_session_timers *t = caa_container_of(n, struct smq_session_timers, will_timer);
+        struct smq_msg *will = t->pending_will;
+        t->pending_will = NULL;
         if (will)
             smq_publish_will(w, will);
         return;
     }
-    struct smq_session *s = caa_container_of(n, struct smq_session, expiry_timer);
+    struct smq_session *s =
+        caa_container_of(n, struct smq_session_timers, expiry_timer)->session;
     SMQ_ASSERT(s->conn == NULL);
     smq_log(SMQ_LOG_INFO, "session expired client=%s", smq_session_log_id(s));
     smq_session_end(w, s);
@@ -252,7 +297,8 @@ void smq_sessions_end_all(struct smq_worker *w)
     for (size_t i = 0; i < n; i++) {
         /* Every connection closed before the loop ended, and smq_sessions_stop settled the
          * delayed wills (a will due while stopping goes at once, never waits). */
-        SMQ_ASSERT(all[i]->conn == NULL && all[i]->pending_will == NULL);
+        SMQ_ASSERT(all[i]->conn == NULL &&
+                   (all[i]->timers == NULL || all[i]->timers->pending_will == NULL));
         smq_session_end(w, all[i]);
     }
     smq_free(all);

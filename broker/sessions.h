@@ -30,6 +30,9 @@ enum smq_session_timer {
 /* Cancels s's expiry (it has a connection again). */
 void smq_session_set_online(struct smq_worker *w, struct smq_session *s);
 
+/* Sets the v5 Will Delay Interval of the will of s's connection (0: none, or 3.x). */
+void smq_session_set_will_delay(struct smq_session *s, uint32_t seconds);
+
 /* Settles the will still waiting for its Will Delay Interval when s gets a new connection:
  * published when the old session ends now (clean start, or it was to end with its
  * connection), dropped otherwise [MQTT-3.1.3-9]. */

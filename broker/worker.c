@@ -267,10 +267,7 @@ static void stop_worker(struct smq_worker *w)
     w->stopping = true;
     uv_timer_stop(&w->expiry_timer);
     w->expiry_armed_ms = INT64_MAX;
-    while (w->conns) {
-        smq_conn_disconnect(w->conns, SMQ_RC_SERVER_SHUTTING_DOWN, "server shutting down");
-        smq_conn_close(w->conns, SMQ_CLOSE_SHUTDOWN);
-    }
+    smq_conn_close_all(w, SMQ_RC_SERVER_SHUTTING_DOWN, "server shutting down", SMQ_CLOSE_SHUTDOWN);
     smq_sessions_stop(w);
     /* Nothing is routed from here on: no connection is left to publish or leave a will. */
     atomic_fetch_add_explicit(&w->broker->stopped_workers, 1, memory_order_release);

@@ -81,7 +81,6 @@ struct smq_worker {
     struct smq_expiry timers;       /* session expiry and delayed wills (sessions.h) */
     uv_timer_t expiry_timer;        /* fires at the earliest deadline of timers */
     int64_t expiry_armed_ms;        /* the deadline expiry_timer is set for, INT64_MAX: none */
-    struct smq_conn *conns;         /* every connection, for shutdown */
     struct smq_conn *dirty;         /* connections with output to flush before polling */
     struct smq_conn *wheel[SMQ_WHEEL_SLOTS];
     uint64_t wheel_second;          /* the last slot processed */
