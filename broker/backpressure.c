@@ -128,10 +128,9 @@ static struct smq_conn *conn_of(struct smq_worker *w, uint64_t session, uint16_t
 
 static bool wants_pause(const struct smq_conn *c)
 {
-    /* Its own session congested: it must read its acknowledgements to drain (see .h). */
-    bool own_congested = c->session != NULL && c->session->st.congested;
-    return (c->pause_holds > 0 || c->lag_paused) && !own_congested &&
-           c->state == SMQ_CONN_ACTIVE;
+    /* Its own deliveries wait on its acknowledgements: it must read them (see .h). */
+    bool needed = c->session != NULL && smq_session_needs_client(&c->session->st);
+    return (c->pause_holds > 0 || c->lag_paused) && !needed && c->state == SMQ_CONN_ACTIVE;
 }
 
 void smq_backpressure_update(struct smq_conn *c)
@@ -374,12 +373,8 @@ void smq__backpressure_note(struct smq_worker *w, struct smq_session *s, const s
 
 void smq__backpressure_relieve(struct smq_worker *w, struct smq_session *s)
 {
-    if (w->stopping)
-        return;
-    release(w, s);
-    /* No longer congested itself: it may be held as a publisher. */
-    if (s->conn != NULL && (s->conn->pause_holds > 0 || s->conn->lag_paused))
-        smq_backpressure_update(s->conn);
+    if (!w->stopping)
+        release(w, s);
 }
 
 /* Ends the holds whose session is no longer congested, ended, went offline, or turned slow

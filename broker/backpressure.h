@@ -17,9 +17,11 @@
  * taken between two packets (an atomic flag loaded per packet, on a cache line written only
  * by signals), so a publisher stops within a packet or so. Reading starts again from the
  * worker's timer, never from inside another connection's packet handling. A connection whose
- * own session is congested is never paused: its acknowledgements (PUBACK, PUBREC, PUBCOMP)
- * and PINGREQ sit behind its PUBLISHes in the same stream, and it must read them to drain.
- * A paused connection is not closed for keep-alive (worker.c).
+ * own deliveries wait on its client (smq_session_needs_client: congested, or the inflight
+ * window full with more queued) is not paused: its acknowledgements (PUBACK, PUBREC,
+ * PUBCOMP) sit behind its PUBLISHes in the same stream, and it must read them to drain. This
+ * is re-decided after every pump of its session. A paused connection is not closed for
+ * keep-alive (worker.c).
  *
  * Inbox lag. What a publisher's worker routes to another worker before the pause arrives
  * lands on the congested session above its high watermark; to bound it, a worker may have at
@@ -68,12 +70,20 @@ static inline void smq_backpressure_note(struct smq_worker *w, struct smq_sessio
         smq__backpressure_note(w, s, msg);
 }
 
-/* After s's queue shrank (smq_pump): releases its publishers once it is back at its low
- * watermark. Worker thread (s's). */
-static inline void smq_backpressure_drained(struct smq_worker *w, struct smq_session *s)
+/* Re-evaluates whether c reads: paused while some worker holds it or an inbox lags, unless
+ * its own session needs the client's packets (smq_session_needs_client). Pauses at once;
+ * resuming goes through the timer. */
+void smq_backpressure_update(struct smq_conn *c);
+
+/* After smq_pump(s), s's connection active: releases s's publishers once it is back at its
+ * low watermark, and re-decides whether that connection reads when it is held as a
+ * publisher itself (its own deliveries may now wait on it, or no longer). Worker thread. */
+static inline void smq_backpressure_pumped(struct smq_worker *w, struct smq_session *s)
 {
     if (s->st.congested && smq_session_relieved(&s->st))
         smq__backpressure_relieve(w, s);
+    if (s->conn->pause_holds > 0 || s->conn->lag_paused)
+        smq_backpressure_update(s->conn);
 }
 
 /* After a delivery of msg was posted to worker `to` (route.c): when too many are unhandled
@@ -101,9 +111,5 @@ static inline void smq_backpressure_taken(struct smq_worker *w, uint16_t from)
 
 /* After an inbox drain: shows the counts and answers the workers waiting for them. */
 void smq_backpressure_drained_inbox(struct smq_worker *w);
-
-/* Re-evaluates whether c reads: paused while some worker holds it or an inbox lags, unless
- * its own session is congested. Pauses at once; resuming goes through the timer. */
-void smq_backpressure_update(struct smq_conn *c);
 
 #endif

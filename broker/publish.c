@@ -345,5 +345,5 @@ void smq_pump(struct smq_session *s)
     }
     if (s->st.dropped_expired != expired)
         smq_stat_add(&c->w->stats.msgs_expired, s->st.dropped_expired - expired);
-    smq_backpressure_drained(c->w, s);
+    smq_backpressure_pumped(c->w, s);
 }

@@ -167,6 +167,15 @@ static inline bool smq_session_above_high(const struct smq_session_state *st)
            (high_bytes != 0 && st->queued_bytes >= high_bytes);
 }
 
+/* True when what st sends waits on the client's packets: the inflight window is full with
+ * more queued behind it (its PUBACK / PUBREC / PUBCOMP free the window), or the queue is
+ * congested. A connection in that state must be read even when it is held as a publisher:
+ * its acknowledgements sit behind its PUBLISHes in the same stream. */
+static inline bool smq_session_needs_client(const struct smq_session_state *st)
+{
+    return st->congested || (st->queue_len > 0 && st->inflight_len >= st->window);
+}
+
 /* True when the queue is at or below the low watermark (see smq_session_above_high). */
 bool smq_session_below_low(const struct smq_session_state *st);
 

@@ -1874,3 +1874,27 @@ Test(session, each_connection_is_a_new_epoch)
     cr_assert_eq(st.epoch, 1, "0 is skipped: it means no connection");
     smq_session_state_dispose(&st);
 }
+
+Test(session, needs_client_while_queued_behind_a_full_window)
+{
+    struct smq_session_limits lim = default_limits;
+    lim.max_inflight = 2;
+    struct smq_session_state st;
+    smq_session_state_init(&st, &lim);
+    smq_session_resume(&st);
+    struct smq_msg *m[3] = {msg_n(1, SMQ_QOS1), msg_n(2, SMQ_QOS1), msg_n(3, SMQ_QOS1)};
+    struct smq_send s;
+    enqueue(&st, m[0], SMQ_QOS1);
+    enqueue(&st, m[1], SMQ_QOS1);
+    cr_assert(smq_session_next(&st, 0, &s));
+    cr_assert(smq_session_next(&st, 0, &s));
+    cr_assert_not(smq_session_needs_client(&st), "window full, nothing waits behind it");
+    enqueue(&st, m[2], SMQ_QOS1);
+    cr_assert(smq_session_needs_client(&st), "one waits for an acknowledgement");
+    cr_assert_eq(smq_session_on_puback(&st, 1), 0);
+    cr_assert(smq_session_next(&st, 0, &s));
+    cr_assert_not(smq_session_needs_client(&st));
+    smq_session_state_dispose(&st);
+    for (int i = 0; i < 3; i++)
+        smq_msg_unref(m[i]);
+}
