@@ -145,12 +145,16 @@ void smq_backpressure_update(struct smq_conn *c)
     }
 }
 
-/* Restarts reading the connections on the ready list (timer only). */
+/* Restarts reading the connections on the ready list (timer only). The first to read may
+ * take all the room there is before the others are paused again, so each round starts one
+ * further down the list: otherwise the same publisher would come first every time (the
+ * list is built in the same order each round) and the others would starve. */
 static void resume_ready(struct smq_worker *w)
 {
     struct smq_backpressure *bp = &w->bp;
-    uint32_t n = bp->ready_len;
-    for (uint32_t i = 0; i < n; i++) {
+    uint32_t n = bp->ready_len, start = n ? bp->ready_rotor++ % n : 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = start + k < n ? start + k : start + k - n;
         struct smq_session *s = smq_worker_find_session(w, bp->ready[i]);
         struct smq_conn *c = s ? s->conn : NULL;
         if (c != NULL && c->reading_paused && !wants_pause(c))

@@ -50,6 +50,7 @@ struct smq_backpressure {
     uint32_t rotor;             /* where the next release starts in holds */
     uint64_t *ready;            /* owned: sessions whose connection may read again */
     uint32_t ready_len, ready_cap;
+    uint32_t ready_rotor;       /* where the next round of resume_ready() starts */
     uint64_t *lagging;          /* owned: sessions whose connection waits for inbox lag */
     uint32_t lagging_len, lagging_cap;
     int64_t lag_deadline_ms;    /* lagging connections read again by then at the latest */
