@@ -76,10 +76,11 @@ static void on_retry(uv_timer_t *timer)
 /* Out of descriptors: the socket stays readable, so polling it now would spin. */
 static void pause_accepting(struct smq_listener *l, int err)
 {
-    atomic_fetch_add_explicit(&l->fd_exhausted, 1, memory_order_relaxed);
+    uint64_t n = atomic_fetch_add_explicit(&l->fd_exhausted, 1, memory_order_relaxed) + 1;
+    l->paused = true;
     smq_log_limited(&l->emfile_log, 10000, SMQ_LOG_WARNING,
-                    "listener %s: cannot accept: %s; pausing %d ms", l->name, strerror(err),
-                    EMFILE_PAUSE_MS);
+                    "listener %s: cannot accept: %s; pausing %d ms (%llu pauses so far)",
+                    l->name, strerror(err), EMFILE_PAUSE_MS, (unsigned long long)n);
     uv_poll_stop(&l->poll);
     uv_timer_start(&l->retry, on_retry, EMFILE_PAUSE_MS, 0);
 }
@@ -114,6 +115,13 @@ static void on_acceptable(uv_poll_t *poll, int status, int events)
             atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
             close(fd);
             continue;
+        }
+        if (l->paused) { /* descriptors were freed: say so once, rate limited like the pause */
+            l->paused = false;
+            smq_log_limited(&l->resume_log, 10000, SMQ_LOG_NOTICE,
+                            "listener %s: accepting again (%llu pauses so far)", l->name,
+                            (unsigned long long)atomic_load_explicit(&l->fd_exhausted,
+                                                                     memory_order_relaxed));
         }
         atomic_fetch_add_explicit(&l->connections, 1, memory_order_relaxed);
         hand_to_worker(l, fd);

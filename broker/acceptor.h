@@ -26,6 +26,8 @@ struct smq_listener {
     uint16_t max_topic_alias;      /* v5 Topic Alias Maximum we accept from a client */
     struct smq_broker *broker;     /* borrowed */
     struct smq_log_ratelimit emfile_log;
+    struct smq_log_ratelimit resume_log;
+    bool paused;                   /* the last accept failed for lack of descriptors */
     /* --- shared: atomics only --- */
     atomic_int connections;        /* relaxed: incremented here, decremented by workers */
     atomic_uint_fast64_t refused;  /* relaxed: max_connections reached */

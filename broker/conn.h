@@ -49,8 +49,9 @@ struct smq_conn_extra {
 };
 
 /* Every idle connection holds one of these, so it is packed to fit one 384-byte allocation
- * class (see bench/RESULTS.md, idle connections): narrow integers and one-bit flags, the peer
- * address in binary, and what few connections use behind `x`. */
+ * class (libuv's uv_tcp_t is 248 of the bytes): narrow integers and one-bit flags, the peer
+ * address in binary, and what few connections use behind `x`. A field added here should
+ * take a spare bit or replace one: the next class is 448 bytes. */
 struct smq_conn {
     uv_tcp_t tcp;
     struct smq_worker *w;             /* borrowed: owner */
