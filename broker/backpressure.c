@@ -199,8 +199,13 @@ static void apply(struct smq_worker *w, uint8_t kind, uint64_t session, uint16_t
 void smq_backpressure_take(struct smq_worker *w)
 {
     struct smq_backpressure *bp = &w->bp;
-    /* Pairs with the release store of send_signal(): the signals before it are linked. */
-    atomic_exchange_explicit(&bp->pending, false, memory_order_acquire);
+    /* The exchange pairs with the release store of send_signal(): the signals before it are
+     * linked. Without the flag, a signal may still be on its way to it (enqueued, flag not
+     * yet stored): on_wake looks at the queue itself, which costs no atomic when empty. */
+    if (atomic_load_explicit(&bp->pending, memory_order_relaxed))
+        atomic_exchange_explicit(&bp->pending, false, memory_order_acquire);
+    else if (cds_wfcq_empty(&bp->head, &bp->tail))
+        return;
     struct cds_wfcq_head head;
     struct cds_wfcq_tail tail;
     cds_wfcq_init(&head, &tail);
