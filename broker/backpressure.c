@@ -160,6 +160,8 @@ static void resume_ready(struct smq_worker *w)
         if (c != NULL && c->reading_paused && !wants_pause(c))
             smq_conn_resume_reading(c); /* may add to the list: handled below, next round */
     }
+    if (n == 0)
+        return; /* ready may still be NULL */
     memmove(bp->ready, bp->ready + n, (bp->ready_len - n) * sizeof(*bp->ready));
     bp->ready_len -= n;
 }
