@@ -70,6 +70,9 @@ struct smq_settings {
 
 struct smq_broker {
     struct smq_settings settings;
+    /* From settings (smq_session_limits_of), written by main before the workers start and
+     * read-only after: every session's state points at it (struct smq_session_state). */
+    struct smq_session_limits session_limits;
     struct smq_worker *workers; /* owned: array of settings.workers */
     uint16_t n_workers;
     struct smq_index *index;         /* shared, RCU */
@@ -156,8 +159,10 @@ struct smq_session_timers {
 };
 
 /* One client's session, owned by one worker for its whole life. One allocation with its client
- * identifier (fields packed so that, with an identifier of up to 31 bytes, it takes one
- * 256-byte allocation class: every idle connection has one). */
+ * identifier (fields packed so that, with an identifier of up to 23 bytes, it takes one
+ * 192-byte allocation class: every idle connection has one; the struct is 168 bytes on
+ * 64-bit, the limits it follows are shared (smq_broker.session_limits) and a QoS 0 delivery
+ * leaves it with struct smq_send). */
 struct smq_session {
     uint64_t id;
     struct smq_conn *conn;         /* borrowed: NULL while offline */

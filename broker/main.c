@@ -15,6 +15,7 @@
 #include "broker/acceptor.h"
 #include "broker/config.h"
 #include "broker/log.h"
+#include "broker/sessions.h"
 #include "broker/version.h"
 #include "broker/worker.h"
 #include "core/alloc.h"
@@ -270,6 +271,7 @@ static int run(const struct smq_config *cfg)
 {
     struct smq_broker *b = smq_calloc(1, sizeof(*b));
     settings_from_config(&b->settings, cfg);
+    b->session_limits = smq_session_limits_of(&b->settings);
     atomic_init(&b->next_session_id, 1);
     b->index = smq_index_new();
     b->retained = smq_retained_new();

@@ -328,7 +328,7 @@ void smq_pump(struct smq_session *s)
     if (c == NULL || c->state != SMQ_CONN_ACTIVE)
         return;
     uint32_t limit = c->w->broker->settings.max_write_queue_bytes;
-    uint64_t expired = s->st.dropped_expired;
+    uint32_t expired = s->st.dropped_expired;
     struct smq_send snd;
     while (smq_conn_backlog(c) < limit && smq_session_next(&s->st, c->w->now_ms, &snd)) {
         if (snd.kind == SMQ_SEND_PUBREL) {
@@ -339,11 +339,14 @@ void smq_pump(struct smq_session *s)
             /* [MQTT-3.1.2-25] discarded as if its delivery had completed */
             note_too_large(c, snd.d->msg);
             smq_session_discard(&s->st, &snd);
-            continue;
+        } else {
+            smq_stat_add(&c->w->stats.msgs_sent, 1);
         }
-        smq_stat_add(&c->w->stats.msgs_sent, 1);
+        smq_send_release(&snd); /* a QoS 0 one is ours; the connection holds its own reference */
     }
-    if (s->st.dropped_expired != expired)
-        smq_stat_add(&c->w->stats.msgs_expired, s->st.dropped_expired - expired);
+    /* The counter is 32 bits and may wrap: the difference, in uint32_t, is still the count. */
+    uint32_t newly_expired = s->st.dropped_expired - expired;
+    if (newly_expired != 0)
+        smq_stat_add(&c->w->stats.msgs_expired, newly_expired);
     smq_backpressure_pumped(c->w, s);
 }

@@ -23,7 +23,8 @@ const char *smq_session_log_id(const struct smq_session *s)
 struct smq_session_limits smq_session_limits_of(const struct smq_settings *set)
 {
     return (struct smq_session_limits){
-        .max_inflight = set->max_inflight_messages,
+        /* 0 means one at a time: the inflight ring needs room for one */
+        .max_inflight = set->max_inflight_messages ? set->max_inflight_messages : 1,
         .max_queued_messages = set->max_queued_messages,
         .max_queued_bytes = set->max_queued_bytes,
         .max_awaiting_rel = set->max_awaiting_rel,
@@ -38,8 +39,7 @@ struct smq_session *smq_session_create(struct smq_worker *w, const char *client_
     s->id = atomic_fetch_add_explicit(&w->broker->next_session_id, 1, memory_order_relaxed);
     memcpy(s->client_id, client_id, client_id_len); /* calloc wrote the NUL */
     s->client_id_len = (uint16_t)client_id_len;
-    struct smq_session_limits lim = smq_session_limits_of(&w->broker->settings);
-    smq_session_state_init(&s->st, &lim);
+    smq_session_state_init(&s->st, &w->broker->session_limits);
     smq_worker_add_session(w, s);
     return s;
 }
@@ -100,8 +100,7 @@ void smq_session_reset(struct smq_worker *w, struct smq_session *s)
     smq_route_orphans(w, s); /* the old session ends here too: its shared messages move on */
     unsubscribe_all(w, s);
     smq_session_state_dispose(&s->st);
-    struct smq_session_limits lim = smq_session_limits_of(&w->broker->settings);
-    smq_session_state_init(&s->st, &lim);
+    smq_session_state_init(&s->st, &w->broker->session_limits);
 }
 
 void smq_session_set_online(struct smq_worker *w, struct smq_session *s)

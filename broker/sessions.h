@@ -57,7 +57,8 @@ bool smq_session_remove_sub(struct smq_session *s, struct smq_span filter);
  * bytes), in a per-thread buffer valid until the next call on this thread. */
 const char *smq_session_log_id(const struct smq_session *s);
 
-/* Returns the session limits from the broker's settings. */
+/* Returns the session limits from the broker's settings (max_inflight 0 becomes 1). Main
+ * fills broker->session_limits with it once, before the workers start. */
 struct smq_session_limits smq_session_limits_of(const struct smq_settings *set);
 
 #endif

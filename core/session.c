@@ -13,16 +13,16 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "proto/errors.h"
 
 void smq_session_state_init(struct smq_session_state *st, const struct smq_session_limits *lim)
 {
+    SMQ_ASSERT(lim->max_inflight > 0); /* smq_session_limits_of sees to it */
     memset(st, 0, sizeof(*st));
-    st->limits = *lim;
-    if (st->limits.max_inflight == 0)
-        st->limits.max_inflight = 1;
+    st->limits = lim;
     st->next_packet_id = 1;
-    st->window = st->limits.max_inflight;
+    st->window = lim->max_inflight;
 }
 
 void smq_delivery_release(struct smq_delivery *d)
@@ -34,9 +34,14 @@ void smq_delivery_release(struct smq_delivery *d)
     d->n_more_sub_ids = 0;
 }
 
+void smq_send_release(struct smq_send *snd)
+{
+    smq_delivery_release(&snd->qos0);
+}
+
 void smq_session_set_window(struct smq_session_state *st, uint16_t receive_max)
 {
-    uint16_t w = st->limits.max_inflight;
+    uint16_t w = st->limits->max_inflight;
     if (receive_max != 0 && receive_max < w)
         w = receive_max;
     st->window = w;
@@ -58,7 +63,6 @@ void smq_session_state_dispose(struct smq_session_state *st)
         smq_delivery_release(queue_at(st, i));
     for (uint16_t i = 0; i < st->inflight_len; i++)
         smq_delivery_release(&inflight_at(st, i)->d);
-    smq_delivery_release(&st->last_qos0);
     smq_free(st->queue);
     smq_free(st->inflight);
     smq_free(st->awaiting_rel);
@@ -93,7 +97,7 @@ static bool goes_out_at_once(const struct smq_session_state *st, bool qos0)
  * budget below one message would stop an idle online session. */
 static bool queue_has_room(const struct smq_session_state *st, size_t cost, bool qos0)
 {
-    const struct smq_session_limits *lim = &st->limits;
+    const struct smq_session_limits *lim = st->limits;
     if (goes_out_at_once(st, qos0))
         return true;
     if (st->queue_len >= lim->max_queued_messages)
@@ -106,7 +110,7 @@ enum smq_enqueue_result smq_session_enqueue(struct smq_session_state *st,
 {
     bool qos0 = d->qos == SMQ_QOS0;
     size_t cost = smq_msg_cost(d->msg);
-    if (qos0 && !st->online && !st->limits.queue_qos0_offline) {
+    if (qos0 && !st->online && !st->limits->queue_qos0_offline) {
         st->dropped_qos0++;
         struct smq_delivery dropped = *d;
         smq_delivery_release(&dropped);
@@ -194,13 +198,14 @@ static bool next_resend(struct smq_session_state *st, int64_t now_ms, struct smq
 static void ensure_inflight_ring(struct smq_session_state *st)
 {
     if (st->inflight == NULL) {
-        st->inflight_cap = st->limits.max_inflight;
+        st->inflight_cap = st->limits->max_inflight;
         st->inflight = smq_alloc(st->inflight_cap * sizeof(*st->inflight));
     }
 }
 
 bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_send *out)
 {
+    out->qos0 = (struct smq_delivery){0}; /* what the caller owns only for a QoS 0 PUBLISH */
     if (!st->online)
         return false;
     if (next_resend(st, now_ms, out))
@@ -219,10 +224,9 @@ bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_s
         out->kind = SMQ_SEND_PUBLISH;
         out->dup = false;
         if (d.qos == SMQ_QOS0) {
-            /* The caller sends it before the next call; park it in a slot we own. */
-            smq_delivery_release(&st->last_qos0);
-            st->last_qos0 = d;
-            out->d = &st->last_qos0;
+            /* It leaves the session now: the caller owns it (smq_send_release). */
+            out->qos0 = d;
+            out->d = &out->qos0;
             out->packet_id = 0;
             return true;
         }
@@ -250,13 +254,12 @@ void smq_session_suspend(struct smq_session_state *st)
 {
     st->online = false;
     st->congested = st->slow = false;
-    smq_delivery_release(&st->last_qos0);
 }
 
 bool smq_session_below_low(const struct smq_session_state *st)
 {
-    uint64_t max_bytes = st->limits.max_queued_bytes; /* 0: no byte limit */
-    return st->queue_len <= st->limits.max_queued_messages / 4 &&
+    uint64_t max_bytes = st->limits->max_queued_bytes; /* 0: no byte limit */
+    return st->queue_len <= st->limits->max_queued_messages / 4 &&
            (max_bytes == 0 || st->queued_bytes <= max_bytes / 4);
 }
 
@@ -358,10 +361,10 @@ int smq_session_on_pubrec_error(struct smq_session_state *st, uint16_t packet_id
     return complete(st, packet_id, SMQ_OUT_WAIT_PUBREC);
 }
 
-void smq_session_discard(struct smq_session_state *st, const struct smq_send *snd)
+void smq_session_discard(struct smq_session_state *st, struct smq_send *snd)
 {
-    if (snd->d == &st->last_qos0) {
-        smq_delivery_release(&st->last_qos0);
+    if (snd->qos0.msg != NULL) {
+        smq_send_release(snd);
         return;
     }
     for (uint16_t i = 0; i < st->inflight_len; i++) {
@@ -380,13 +383,13 @@ int smq_session_on_qos2_publish(struct smq_session_state *st, uint16_t packet_id
         if (st->awaiting_rel[i] == packet_id)
             return 0; /* [MQTT-4.3.3-9]: do not deliver it again */
     }
-    if (st->awaiting_rel_len >= st->limits.max_awaiting_rel)
+    if (st->awaiting_rel_len >= st->limits->max_awaiting_rel)
         return SMQ_ELIMIT;
     if (st->awaiting_rel_len == st->awaiting_rel_cap) {
         /* Doubled in 32 bits: past 32,768 the double does not fit a uint16_t. */
         uint32_t cap = st->awaiting_rel_cap ? st->awaiting_rel_cap * 2u : 4u;
-        if (cap > st->limits.max_awaiting_rel)
-            cap = st->limits.max_awaiting_rel;
+        if (cap > st->limits->max_awaiting_rel)
+            cap = st->limits->max_awaiting_rel;
         st->awaiting_rel = smq_realloc(st->awaiting_rel, cap * sizeof(uint16_t));
         st->awaiting_rel_cap = (uint16_t)cap;
     }
@@ -451,5 +454,4 @@ void smq_session_trim(struct smq_session_state *st)
         st->inflight_head = 0;
         st->resend_pos = 0;
     }
-    smq_delivery_release(&st->last_qos0);
 }

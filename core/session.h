@@ -57,10 +57,19 @@ struct smq_inflight {
 /* What the connection layer sends next (smq_session_next). */
 struct smq_send {
     enum { SMQ_SEND_PUBLISH = 1, SMQ_SEND_PUBREL } kind;
-    const struct smq_delivery *d; /* borrowed: valid until the next call on the session */
+    /* QoS 1/2 and PUBREL: borrowed from the session's inflight ring, valid until the next
+     * call on the session. QoS 0: &qos0 below (so a copy of the struct must re-point it). */
+    const struct smq_delivery *d;
     uint16_t packet_id;           /* 0 for QoS 0 */
     bool dup;
+    /* A QoS 0 PUBLISH's delivery, which leaves the session at once: owned by the caller once
+     * returned: release with smq_send_release(). Empty (msg NULL) for anything else. */
+    struct smq_delivery qos0;
 };
+
+/* Releases what snd owns: the QoS 0 delivery smq_session_next() handed over (a no-op for
+ * QoS 1/2 and PUBREL, whose delivery stays in the session, and when called twice). */
+void smq_send_release(struct smq_send *snd);
 
 struct smq_session_state {
     /* Outbound queue: a ring of deliveries, grown by doubling, freed when empty. */
@@ -78,7 +87,6 @@ struct smq_session_state {
     /* Inbound QoS 2 identifiers awaiting PUBREL. */
     uint16_t *awaiting_rel;       /* owned */
     uint16_t awaiting_rel_len, awaiting_rel_cap;
-    struct smq_delivery last_qos0; /* the QoS 0 delivery handed out by smq_session_next */
     bool online;
     /* Backpressure (smq_session_pressure). Fields of their own in the padding after online,
      * so a session costs no more memory than before. */
@@ -87,9 +95,11 @@ struct smq_session_state {
     bool holding : 1;             /* broker: a publisher may be paused on this session's behalf */
     uint16_t epoch;               /* connections so far (smq_session_resume); 0 is never one */
     uint32_t congested_at;        /* when the congestion began: loop ms, truncated */
-    struct smq_session_limits limits;
-    /* Counters for metrics; the owner reads them. */
-    uint64_t dropped_qos0, dropped_full, dropped_expired;
+    /* borrowed: shared by every session of a broker (read-only once threads run) and lives
+     * as long as it; max_inflight is at least 1 (smq_session_state_init's caller sees to it). */
+    const struct smq_session_limits *limits;
+    /* Counters for metrics; the owner reads them, as deltas computed in uint32_t (they wrap). */
+    uint32_t dropped_qos0, dropped_full, dropped_expired;
 };
 
 enum smq_enqueue_result {
@@ -98,7 +108,8 @@ enum smq_enqueue_result {
     SMQ_ENQ_DROPPED_FULL,    /* queue full: QoS 1/2 dropped and counted */
 };
 
-/* Starts an empty state (caller's storage). */
+/* Starts an empty state (caller's storage) bounded by lim, which is borrowed for the state's
+ * whole life (until smq_session_state_dispose) and must have max_inflight of at least 1. */
 void smq_session_state_init(struct smq_session_state *st, const struct smq_session_limits *lim);
 
 /* Releases every queued and inflight message. */
@@ -111,7 +122,9 @@ enum smq_enqueue_result smq_session_enqueue(struct smq_session_state *st,
 /* Returns the next packet to send while the window allows: first retransmissions after
  * smq_session_resume() (PUBLISH with DUP, or PUBREL), then queued messages. Expired
  * messages are dropped on the way (counted in dropped_expired): queued ones, and inflight
- * QoS 1 ones due for retransmission. Returns false when nothing may be sent now. */
+ * QoS 1 ones due for retransmission. Returns false when nothing may be sent now. A QoS 0
+ * PUBLISH is handed over in out->qos0: the caller releases it with smq_send_release() after
+ * sending (or after smq_session_discard), before reusing out. */
 bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_send *out);
 
 /* Marks the connection up or down. Going up makes every inflight message due again
@@ -119,7 +132,7 @@ bool smq_session_next(struct smq_session_state *st, int64_t now_ms, struct smq_s
  * a new epoch (the connection's identity for backpressure). Going down ends a congestion. */
 void smq_session_resume(struct smq_session_state *st);
 
-/* Sets the send window for the current connection: min(limits.max_inflight, receive_max),
+/* Sets the send window for the current connection: min(limits->max_inflight, receive_max),
  * receive_max 0 meaning none given (65,535). */
 void smq_session_set_window(struct smq_session_state *st, uint16_t receive_max);
 void smq_session_suspend(struct smq_session_state *st);
@@ -135,8 +148,9 @@ int smq_session_on_pubrec_error(struct smq_session_state *st, uint16_t packet_id
 
 /* Drops the PUBLISH that smq_session_next() just returned in snd without sending it (it is
  * larger than the client's Maximum Packet Size): a QoS 1/2 one leaves the inflight window as
- * if it had been acknowledged [MQTT-3.1.2-25]. Call before any other call on st. */
-void smq_session_discard(struct smq_session_state *st, const struct smq_send *snd);
+ * if it had been acknowledged [MQTT-3.1.2-25], a QoS 0 one is released (smq_send_release).
+ * Call before any other call on st. */
+void smq_session_discard(struct smq_session_state *st, struct smq_send *snd);
 
 /* Inbound QoS 2 PUBLISH with packet_id: returns 1 when new (deliver it, send PUBREC), 0 when
  * a retransmission of one not yet released (send PUBREC only), SMQ_ELIMIT when
@@ -161,8 +175,8 @@ void smq_session_drop_qos0(struct smq_session_state *st);
  * the half above the high watermark is room for what was already on its way. */
 static inline bool smq_session_above_high(const struct smq_session_state *st)
 {
-    uint32_t high = st->limits.max_queued_messages / 2;
-    uint64_t high_bytes = st->limits.max_queued_bytes / 2;
+    uint32_t high = st->limits->max_queued_messages / 2;
+    uint64_t high_bytes = st->limits->max_queued_bytes / 2;
     return st->queue_len >= (high ? high : 1) ||
            (high_bytes != 0 && st->queued_bytes >= high_bytes);
 }

@@ -70,20 +70,29 @@ static enum smq_enqueue_result enqueue(struct smq_session_state *st, struct smq_
     return smq_session_enqueue(st, &d);
 }
 
-/* Asserts the next packet is a PUBLISH of msg with packet_id and dup. */
+/* Asserts the next packet is a PUBLISH of msg with packet_id and dup, left in *s (a QoS 0
+ * one is the caller's to release with smq_send_release). */
+static void take_publish(struct smq_session_state *st, int64_t now_ms, struct smq_msg *msg,
+                         uint16_t packet_id, bool dup, struct smq_send *s)
+{
+    memset(s, 0xA5, sizeof(*s));
+    cr_assert(smq_session_next(st, now_ms, s), "expected PUBLISH %u, got nothing", packet_id);
+    cr_assert_eq(s->kind, SMQ_SEND_PUBLISH, "expected PUBLISH %u, got kind %d", packet_id,
+                 (int)s->kind);
+    cr_assert_not_null(s->d);
+    cr_assert_eq(s->d->msg, msg, "PUBLISH %u: wrong message (topic %.*s)", s->packet_id,
+                 (int)s->d->msg->topic.len, (const char *)s->d->msg->topic.ptr);
+    cr_assert_eq(s->packet_id, packet_id);
+    cr_assert_eq(s->dup, dup, "PUBLISH %u: dup %d", packet_id, s->dup);
+}
+
+/* take_publish, then releases what the send holds, as the broker does once it is written. */
 static void expect_publish(struct smq_session_state *st, int64_t now_ms, struct smq_msg *msg,
                            uint16_t packet_id, bool dup)
 {
     struct smq_send s;
-    memset(&s, 0xA5, sizeof(s));
-    cr_assert(smq_session_next(st, now_ms, &s), "expected PUBLISH %u, got nothing", packet_id);
-    cr_assert_eq(s.kind, SMQ_SEND_PUBLISH, "expected PUBLISH %u, got kind %d", packet_id,
-                 (int)s.kind);
-    cr_assert_not_null(s.d);
-    cr_assert_eq(s.d->msg, msg, "PUBLISH %u: wrong message (topic %.*s)", s.packet_id,
-                 (int)s.d->msg->topic.len, (const char *)s.d->msg->topic.ptr);
-    cr_assert_eq(s.packet_id, packet_id);
-    cr_assert_eq(s.dup, dup, "PUBLISH %u: dup %d", packet_id, s.dup);
+    take_publish(st, now_ms, msg, packet_id, dup, &s);
+    smq_send_release(&s);
 }
 
 static void expect_pubrel(struct smq_session_state *st, uint16_t packet_id)
@@ -102,6 +111,7 @@ static void expect_nothing(struct smq_session_state *st, int64_t now_ms)
     struct smq_send s = {0};
     cr_assert_not(smq_session_next(st, now_ms, &s), "expected nothing, got kind %d id %u",
                   (int)s.kind, s.packet_id);
+    smq_send_release(&s);
 }
 
 static void start(struct smq_session_state *st, const struct smq_session_limits *lim)
@@ -125,18 +135,21 @@ Test(session, init_is_empty_and_offline)
     cr_assert_eq(st.inflight_len, 0);
     cr_assert_eq(st.queued_bytes, 0);
     cr_assert_eq(st.dropped_qos0 + st.dropped_full + st.dropped_expired, 0);
-    cr_assert_eq(st.limits.max_inflight, 10);
+    cr_assert_eq(st.limits, &default_limits, "borrowed, not copied");
+    cr_assert_eq(st.limits->max_inflight, 10);
     expect_nothing(&st, 0);
     smq_session_state_dispose(&st);
 }
 
-Test(session, max_inflight_zero_means_one)
+/* A configured max_inflight of 0 reaches the session as 1 (smq_session_limits_of): one at a
+ * time. */
+Test(session, max_inflight_one_sends_one_at_a_time)
 {
     struct smq_session_limits lim = default_limits;
-    lim.max_inflight = 0;
+    lim.max_inflight = 1;
     struct smq_session_state st;
     start(&st, &lim);
-    cr_assert_eq(st.limits.max_inflight, 1);
+    cr_assert_eq(st.limits->max_inflight, 1);
     struct smq_msg *a = msg_n(1, SMQ_QOS1), *b = msg_n(2, SMQ_QOS1);
     enqueue(&st, a, SMQ_QOS1);
     enqueue(&st, b, SMQ_QOS1);
@@ -161,32 +174,39 @@ Test(session, qos0_sent_with_packet_id_zero)
     cr_assert_eq(enqueue(&st, m, SMQ_QOS0), SMQ_ENQ_QUEUED);
     cr_assert_eq(st.queue_len, 1);
     cr_assert_eq(st.queued_bytes, smq_msg_cost(m));
-    expect_publish(&st, 0, m, 0, false);
+    struct smq_send s;
+    take_publish(&st, 0, m, 0, false, &s);
     cr_assert_eq(st.queue_len, 0);
     cr_assert_eq(st.queued_bytes, 0);
     cr_assert_eq(st.inflight_len, 0);
-    cr_assert_eq(refs(m), 2); /* parked until the caller's next call */
+    cr_assert_eq(refs(m), 2); /* the caller's until smq_send_release */
     expect_nothing(&st, 0);
     /* No acknowledgement exists for QoS 0. */
     cr_assert_eq(smq_session_on_puback(&st, 0), SMQ_ENOENT);
+    smq_send_release(&s);
     smq_session_state_dispose(&st);
     cr_assert_eq(refs(m), 1);
     smq_msg_unref(m);
 }
 
-Test(session, qos0_slot_released_by_next_qos0)
+Test(session, qos0_delivery_belongs_to_the_caller)
 {
     struct smq_session_state st;
     start(&st, &default_limits);
     struct smq_msg *a = msg_n(1, SMQ_QOS0), *b = msg_n(2, SMQ_QOS0);
     enqueue(&st, a, SMQ_QOS0);
     enqueue(&st, b, SMQ_QOS0);
-    expect_publish(&st, 0, a, 0, false);
-    expect_publish(&st, 0, b, 0, false);
+    struct smq_send sa, sb;
+    take_publish(&st, 0, a, 0, false, &sa);
+    take_publish(&st, 0, b, 0, false, &sb);
+    smq_send_release(&sa);
     cr_assert_eq(refs(a), 1);
     cr_assert_eq(refs(b), 2);
-    smq_session_suspend(&st); /* releases the parked one */
+    smq_session_suspend(&st); /* the session holds no QoS 0 delivery to release */
+    cr_assert_eq(refs(b), 2);
+    smq_send_release(&sb);
     cr_assert_eq(refs(b), 1);
+    smq_send_release(&sb); /* twice is harmless */
     smq_session_state_dispose(&st);
     smq_msg_unref(a);
     smq_msg_unref(b);
@@ -207,6 +227,7 @@ Test(session, delivery_fields_passed_through)
     cr_assert_eq(s.d->qos, SMQ_QOS1);
     cr_assert(s.d->retain);
     cr_assert_eq(s.packet_id, 1);
+    smq_send_release(&s); /* a no-op for QoS 1: the delivery stays inflight */
     /* Sent at the granted QoS 1, not the message's 2: PUBACK completes it, PUBREC does not. */
     cr_assert_eq(smq_session_on_pubrec(&st, 1), SMQ_ENOENT);
     cr_assert_eq(smq_session_on_puback(&st, 1), 0);
@@ -699,6 +720,7 @@ Test(session, packet_ids_skip_ones_in_use_after_wrapping)
             cr_assert_fail("expected packet id %u, got %u", id, s.packet_id);
         if (smq_session_on_puback(&st, s.packet_id) != 0)
             cr_assert_fail("PUBACK %u failed", s.packet_id);
+        smq_send_release(&s);
     }
     /* Wrapped: 0 is never used, 1 (PUBACK due) and 3 (PUBCOMP due) are skipped. */
     enqueue(&st, cycle, SMQ_QOS1);
@@ -1080,12 +1102,11 @@ Test(session, inflight_qos2_message_is_resent_even_after_expiry)
 
 /* --- discarding a PUBLISH too large to send (Maximum Packet Size) ---------------------- */
 
-/* Returns the next send, asserting there is one. */
-static struct smq_send next_send(struct smq_session_state *st)
+/* Puts the next send in *s, asserting there is one (in place: a QoS 0 one's d points into
+ * *s). */
+static void next_send(struct smq_session_state *st, struct smq_send *s)
 {
-    struct smq_send s;
-    cr_assert(smq_session_next(st, 0, &s), "expected a packet, got nothing");
-    return s;
+    cr_assert(smq_session_next(st, 0, s), "expected a packet, got nothing");
 }
 
 Test(session, discard_qos1_frees_its_window_slot_and_the_next_follows)
@@ -1097,7 +1118,8 @@ Test(session, discard_qos1_frees_its_window_slot_and_the_next_follows)
     struct smq_msg *big = msg_n(1, SMQ_QOS1), *small = msg_n(2, SMQ_QOS1);
     enqueue(&st, big, SMQ_QOS1);
     enqueue(&st, small, SMQ_QOS1);
-    struct smq_send s = next_send(&st);
+    struct smq_send s;
+    next_send(&st, &s);
     cr_assert_eq(s.d->msg, big);
     smq_session_discard(&st, &s);
     cr_assert_eq(st.inflight_len, 0);
@@ -1116,7 +1138,8 @@ Test(session, discard_qos2_awaits_no_pubrec)
     start(&st, &default_limits);
     struct smq_msg *m = msg_n(1, SMQ_QOS2);
     enqueue(&st, m, SMQ_QOS2);
-    struct smq_send s = next_send(&st);
+    struct smq_send s;
+    next_send(&st, &s);
     smq_session_discard(&st, &s);
     cr_assert_eq(st.inflight_len, 0);
     cr_assert_eq(smq_session_on_pubrec(&st, 1), SMQ_ENOENT);
@@ -1135,9 +1158,11 @@ Test(session, discard_qos0_releases_it)
     struct smq_msg *m = msg_n(1, SMQ_QOS0), *after = msg_n(2, SMQ_QOS0);
     enqueue(&st, m, SMQ_QOS0);
     enqueue(&st, after, SMQ_QOS0);
-    struct smq_send s = next_send(&st);
+    struct smq_send s;
+    next_send(&st, &s);
     cr_assert_eq(s.d->msg, m);
     smq_session_discard(&st, &s);
+    cr_assert_null(s.qos0.msg);
     cr_assert_eq(refs(m), 1);
     expect_publish(&st, 0, after, 0, false);
     smq_session_state_dispose(&st);
@@ -1158,7 +1183,8 @@ Test(session, discard_of_a_retransmission_keeps_the_others_in_order)
     smq_session_suspend(&st);
     smq_session_resume(&st);
     expect_publish(&st, 0, m[0], 1, true);
-    struct smq_send s = next_send(&st);
+    struct smq_send s;
+    next_send(&st, &s);
     cr_assert_eq(s.d->msg, m[1]);
     cr_assert(s.dup);
     smq_session_discard(&st, &s);
@@ -1338,7 +1364,13 @@ Test(session, trim_frees_empty_rings_and_session_keeps_working)
     enqueue(&st, q1, SMQ_QOS1);
     enqueue(&st, q0, SMQ_QOS0);
     expect_publish(&st, 0, q1, 1, false);
-    expect_publish(&st, 0, q0, 0, false);
+    struct smq_send s;
+    cr_assert(smq_session_next(&st, 0, &s));
+    cr_assert_eq(s.d, &s.qos0, "a QoS 0 delivery leaves the session with the send");
+    cr_assert_eq(s.qos0.msg, q0);
+    cr_assert_eq(refs(q0), 2, "the session's reference went to the caller");
+    smq_send_release(&s);
+    cr_assert_null(s.qos0.msg);
     cr_assert_eq(smq_session_on_puback(&st, 1), 0);
     cr_assert_not_null(st.queue);
     cr_assert_not_null(st.inflight);
@@ -1346,8 +1378,7 @@ Test(session, trim_frees_empty_rings_and_session_keeps_working)
     smq_session_trim(&st);
     cr_assert_null(st.queue);
     cr_assert_null(st.inflight);
-    cr_assert_null(st.last_qos0.msg);
-    cr_assert_eq(refs(q0), 1); /* the parked QoS 0 delivery is released */
+    cr_assert_eq(refs(q0), 1); /* the session holds nothing of the QoS 0 delivery */
     cr_assert_eq(refs(q1), 1);
     smq_session_trim(&st); /* idempotent */
 
@@ -1440,7 +1471,7 @@ Test(session, dispose_releases_every_message)
     lim.queue_qos0_offline = true;
     struct smq_session_state st;
     start(&st, &lim);
-    struct smq_msg *parked = msg_n(0, SMQ_QOS0);    /* the QoS 0 slot */
+    struct smq_msg *parked = msg_n(0, SMQ_QOS0);    /* sent, not yet released */
     struct smq_msg *wait_ack = msg_n(1, SMQ_QOS1);  /* inflight, PUBACK due */
     struct smq_msg *wait_rec = msg_n(2, SMQ_QOS2);  /* inflight, PUBREC due */
     struct smq_msg *wait_comp = msg_n(3, SMQ_QOS2); /* past PUBREC */
@@ -1452,7 +1483,8 @@ Test(session, dispose_releases_every_message)
     enqueue(&st, wait_comp, SMQ_QOS2);
     enqueue(&st, queued1, SMQ_QOS1);
     enqueue(&st, queued0, SMQ_QOS0);
-    expect_publish(&st, 0, parked, 0, false);
+    struct smq_send sent0; /* a QoS 0 send the caller has not released yet */
+    take_publish(&st, 0, parked, 0, false, &sent0);
     expect_publish(&st, 0, wait_ack, 1, false);
     expect_publish(&st, 0, wait_rec, 2, false);
     expect_publish(&st, 0, wait_comp, 3, false);
@@ -1467,6 +1499,8 @@ Test(session, dispose_releases_every_message)
     cr_assert_eq(refs(queued0), 2);
 
     smq_session_state_dispose(&st);
+    cr_assert_eq(refs(parked), 2, "the caller's QoS 0 send is not the session's to release");
+    smq_send_release(&sent0);
     struct smq_msg *all[] = {parked, wait_ack, wait_rec, wait_comp, queued1, queued0};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         cr_assert_eq(refs(all[i]), 1, "message %zu: %u references", i, refs(all[i]));
@@ -1627,6 +1661,7 @@ static void walk_next(struct smq_session_state *st, struct model *md, int op)
     if (qos)
         md->unacked[md->n_unacked++] = (struct model_entry){
             m, id, qos == SMQ_QOS1 ? SMQ_OUT_WAIT_PUBACK : SMQ_OUT_WAIT_PUBREC};
+    smq_send_release(&s); /* a QoS 0 one was handed to us */
 }
 
 static void walk_check(const struct smq_session_state *st, const struct model *md, int op)
