@@ -1,13 +1,11 @@
-/* Publisher backpressure (see backpressure.h): the holds a worker keeps for its congested
- * sessions, the PAUSE / RESUME / LAG_RESUME signals between workers, the publisher side that
- * stops and restarts reading, and the timer that restarts reading, sweeps the holds and
- * bounds lag pauses.
+/* Publisher backpressure (see backpressure.h): the congestion filter a worker keeps for its
+ * sessions, the connections a worker stops when it routes to a congested session or an
+ * inbox that lags, the notifications between workers, and the timer that lets stopped
+ * connections read again, a batch at a time, and checks the counted sessions.
  *
- * Holds are an open-addressing table keyed by the publisher's (session id, epoch), so a
- * publisher is signalled once however many messages of it reach congested sessions here; a
- * hold names one holding session, and its RESUME goes out when that session is relieved.
- * Another congested session here meets the publisher's next message and holds it again. A
- * publisher held by several workers counts them and reads again at zero. */
+ * Every cross-thread exchange is an atomic: the filter counts, the per-pair delivery
+ * counts, the waiting flags and the notified flag (with uv_async_send, the one libuv call
+ * another thread may make). Nothing is allocated per message or per pause. */
 #include "broker/backpressure.h"
 
 #include <string.h>
@@ -15,56 +13,37 @@
 #include "broker/log.h"
 #include "broker/sessions.h"
 #include "core/alloc.h"
-#include "core/tsan.h"
 
-/* How often the holds are checked against their sessions (ended, offline, slow). */
-#define SWEEP_MS 20
-/* How long a publisher waits at most for an inbox to catch up when no LAG_RESUME comes. */
-#define LAG_SAFETY_MS 20
+/* How often the counted sessions are checked (ended, offline, slow), and the waiting
+ * connections looked at without a notification. */
+#define SWEEP_MS     20
+#define WAIT_POLL_MS 10
+/* Connections let go at once, and how soon the next ones: each may get a message in before
+ * it finds the congestion again, so hundreds let go at once would overrun the room above the
+ * high watermark. */
+#define RELEASE_BATCH   8u
+#define RELEASE_PACE_MS 1
 /* Deliveries unhandled at another worker, in all, before a publisher waits for them: the
  * half of a default queue above its high watermark (500 messages) must hold what is in
  * flight from every other worker. */
 #define LAG_BUDGET 256u
 #define LAG_MIN    32u
 
-#define SLOT_EMPTY 0u
-#define SLOT_GONE  UINT64_MAX
-
-enum signal_kind {
-    SIG_PAUSE = 1,  /* one more worker holds (session, epoch) */
-    SIG_RESUME,     /* one fewer */
-    SIG_LAG_RESUME, /* the sender handled its inbox: lag-paused publishers read again */
-};
-
-struct bp_signal {
-    struct cds_wfcq_node node;
-    uint64_t session;
-    uint16_t epoch;
-    uint8_t kind;
-};
-
-/* A publisher held by this worker on behalf of one of its sessions. origin is SLOT_EMPTY
- * for a free slot, SLOT_GONE for a deleted one (session ids start at 1, never reach it). */
-struct smq_bp_hold {
-    uint64_t origin;  /* the publisher's session id */
-    uint64_t holder;  /* the congested session of this worker */
-    uint16_t epoch;   /* the publisher's connection */
-    uint16_t worker;  /* the publisher's worker */
-};
-
 static void arm(struct smq_worker *w, int64_t due_ms);
+static void on_timer(uv_timer_t *timer);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Setup                                                                                    */
-
-static void on_timer(uv_timer_t *timer);
 
 void smq_backpressure_init(struct smq_worker *w)
 {
     struct smq_backpressure *bp = &w->bp;
     uint16_t n = w->broker->n_workers;
-    cds_wfcq_init(&bp->head, &bp->tail);
-    atomic_init(&bp->pending, false);
+    atomic_init(&bp->n_congested, 0);
+    atomic_init(&bp->notified, false);
+    bp->congested = smq_calloc(SMQ_BP_SLOTS, sizeof(*bp->congested));
+    for (uint32_t i = 0; i < SMQ_BP_SLOTS; i++)
+        atomic_init(&bp->congested[i], 0);
     bp->taken = smq_calloc(n, sizeof(*bp->taken));
     bp->waiting = smq_calloc(n, sizeof(*bp->waiting));
     for (uint16_t i = 0; i < n; i++) {
@@ -87,22 +66,52 @@ void smq_backpressure_init(struct smq_worker *w)
 void smq_backpressure_dispose(struct smq_worker *w)
 {
     struct smq_backpressure *bp = &w->bp;
-    struct cds_wfcq_node *node;
-    while ((node = __cds_wfcq_dequeue_blocking(&bp->head, &bp->tail)) != NULL) {
-        struct bp_signal *sig = caa_container_of(node, struct bp_signal, node);
-        SMQ_TSAN_ACQUIRE(sig);
-        smq_free(sig);
-    }
-    cds_wfcq_destroy(&bp->head, &bp->tail);
+    smq_free(bp->congested);
     smq_free(bp->taken);
     smq_free(bp->waiting);
     smq_free(bp->posted);
     smq_free(bp->taken_now);
     smq_free(bp->taken_shown);
     smq_free(bp->touched);
-    smq_free(bp->holds);
+    smq_free(bp->counted);
+    smq_free(bp->waits);
     smq_free(bp->ready);
-    smq_free(bp->lagging);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Notifications                                                                            */
+
+/* Tells worker `to` to look at its waiting connections (when it has some waiting on w). */
+static void notify(struct smq_worker *w, uint16_t to)
+{
+    if (to == w->id) {
+        arm(w, w->now_ms);
+        return;
+    }
+    struct smq_worker *dst = &w->broker->workers[to];
+    /* Pairs with the acquire exchange in smq__backpressure_notified(). */
+    atomic_store_explicit(&dst->bp.notified, true, memory_order_release);
+    uv_async_send(&dst->wake);
+}
+
+/* Notifies every worker that waits on w. The caller made its change seq_cst just before:
+ * either the waiter's later look at it sees the change, or this load sees its flag. */
+static void notify_waiters(struct smq_worker *w)
+{
+    struct smq_backpressure *bp = &w->bp;
+    if (w->stopping)
+        return; /* nobody reads again: every connection is closing */
+    for (uint16_t i = 0; i < w->broker->n_workers; i++) {
+        if (atomic_load_explicit(&bp->waiting[i], memory_order_seq_cst) &&
+            atomic_exchange_explicit(&bp->waiting[i], false, memory_order_relaxed))
+            notify(w, i);
+    }
+}
+
+void smq__backpressure_notified(struct smq_worker *w)
+{
+    if (atomic_exchange_explicit(&w->bp.notified, false, memory_order_acquire))
+        arm(w, w->now_ms);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -130,7 +139,7 @@ static bool wants_pause(const struct smq_conn *c)
 {
     /* Its own deliveries wait on its acknowledgements: it must read them (see .h). */
     bool needed = c->session != NULL && smq_session_needs_client(&c->session->st);
-    return (c->pause_holds > 0 || c->lag_paused) && !needed && c->state == SMQ_CONN_ACTIVE;
+    return (c->congestion_paused || c->lag_paused) && !needed && c->state == SMQ_CONN_ACTIVE;
 }
 
 void smq_backpressure_update(struct smq_conn *c)
@@ -146,9 +155,8 @@ void smq_backpressure_update(struct smq_conn *c)
 }
 
 /* Restarts reading the connections on the ready list (timer only). The first to read may
- * take all the room there is before the others are paused again, so each round starts one
- * further down the list: otherwise the same publisher would come first every time (the
- * list is built in the same order each round) and the others would starve. */
+ * take all the room there is before the others stop again, so each round starts one
+ * further down the list. */
 static void resume_ready(struct smq_worker *w)
 {
     struct smq_backpressure *bp = &w->bp;
@@ -166,174 +174,166 @@ static void resume_ready(struct smq_worker *w)
     bp->ready_len -= n;
 }
 
-/* Lag-paused connections read again (their inbox caught up, or the safety delay passed). */
-static void release_lagging(struct smq_worker *w)
+/* Deliveries posted to worker `to` and not yet handled there, as far as w can tell. */
+static uint64_t lag_to(const struct smq_worker *w, uint16_t to)
 {
-    struct smq_backpressure *bp = &w->bp;
-    uint32_t n = bp->lagging_len;
-    bp->lagging_len = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        struct smq_session *s = smq_worker_find_session(w, bp->lagging[i]);
-        struct smq_conn *c = s ? s->conn : NULL;
-        if (c != NULL && c->lag_paused) {
-            c->lag_paused = false;
-            smq_backpressure_update(c);
-        }
-    }
+    const struct smq_worker *b = &w->broker->workers[to];
+    return w->bp.posted[to] - atomic_load_explicit(&b->bp.taken[w->id], memory_order_seq_cst);
 }
 
-static void apply(struct smq_worker *w, uint8_t kind, uint64_t session, uint16_t epoch)
+/* True when what the wait is for has cleared. */
+static bool wait_is_over(const struct smq_worker *w, const struct smq_bp_wait *e)
 {
-    if (kind == SIG_LAG_RESUME) {
-        release_lagging(w);
+    if (e->slot == SMQ_BP_LAG)
+        return lag_to(w, e->to) < w->bp.lag_limit;
+    const struct smq_worker *b = &w->broker->workers[e->to];
+    return atomic_load_explicit(&b->bp.congested[e->slot], memory_order_seq_cst) == 0;
+}
+
+/* Makes c wait until e clears, unless it already has (or already waits for that kind of
+ * thing: one wait of each kind per connection). */
+static void wait_for(struct smq_worker *w, struct smq_conn *c, struct smq_bp_wait e)
+{
+    struct smq_backpressure *bp = &w->bp;
+    if (e.slot == SMQ_BP_LAG ? c->lag_paused : c->congestion_paused)
         return;
+    /* Dekker with notify_waiters(): flag, then look again. */
+    atomic_store_explicit(&w->broker->workers[e.to].bp.waiting[w->id], true,
+                          memory_order_seq_cst);
+    if (wait_is_over(w, &e))
+        return;
+    if (e.slot == SMQ_BP_LAG)
+        c->lag_paused = true;
+    else
+        c->congestion_paused = true;
+    if (bp->waits_len == bp->waits_cap) {
+        bp->waits_cap = bp->waits_cap ? bp->waits_cap * 2 : 16;
+        bp->waits = smq_realloc(bp->waits, bp->waits_cap * sizeof(*bp->waits));
     }
-    struct smq_conn *c = conn_of(w, session, epoch);
-    if (c == NULL)
-        return; /* that connection is gone: its holds went with it */
-    if (kind == SIG_PAUSE)
-        c->pause_holds++;
-    else if (c->pause_holds > 0)
-        c->pause_holds--;
+    bp->waits[bp->waits_len++] = e;
+    arm(w, w->now_ms + WAIT_POLL_MS);
     smq_backpressure_update(c);
 }
 
-void smq_backpressure_take(struct smq_worker *w)
+/* The active connection of w that published msg, or NULL (a will, a message handed on from
+ * another worker, a connection gone since). */
+static struct smq_conn *publisher_of(struct smq_worker *w, const struct smq_msg *msg)
 {
-    struct smq_backpressure *bp = &w->bp;
-    /* The exchange pairs with the release store of send_signal(): the signals before it are
-     * linked. Without the flag, a signal may still be on its way to it (enqueued, flag not
-     * yet stored): on_wake looks at the queue itself, which costs no atomic when empty. */
-    if (atomic_load_explicit(&bp->pending, memory_order_relaxed))
-        atomic_exchange_explicit(&bp->pending, false, memory_order_acquire);
-    else if (cds_wfcq_empty(&bp->head, &bp->tail))
-        return;
-    struct cds_wfcq_head head;
-    struct cds_wfcq_tail tail;
-    cds_wfcq_init(&head, &tail);
-    if (__cds_wfcq_splice_blocking(&head, &tail, &bp->head, &bp->tail) == CDS_WFCQ_RET_SRC_EMPTY)
-        return;
-    struct cds_wfcq_node *node, *next;
-    __cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
-        struct bp_signal *sig = caa_container_of(node, struct bp_signal, node);
-        SMQ_TSAN_ACQUIRE(sig); /* pairs with the release in send_signal() */
-        apply(w, sig->kind, sig->session, sig->epoch);
-        smq_free(sig);
-    }
+    if (msg->origin_epoch == 0 || msg->origin_worker != w->id)
+        return NULL;
+    return conn_of(w, msg->origin_session, msg->origin_epoch);
 }
 
-/* Sends a signal to worker `to` (applied at once when it is w). */
-static void send_signal(struct smq_worker *w, uint16_t to, uint8_t kind, uint64_t session,
-                        uint16_t epoch)
+void smq_backpressure_stop(struct smq_worker *w, const struct smq_msg *msg, uint16_t to,
+                           uint64_t session_id)
 {
-    if (to == w->id) {
-        apply(w, kind, session, epoch);
+    if (!w->bp.enabled || w->stopping || session_id == msg->origin_session)
+        return; /* its own queue: it must read to drain it */
+    struct smq_conn *c = publisher_of(w, msg);
+    if (c == NULL)
         return;
+    struct smq_bp_wait e = {msg->origin_session, msg->origin_epoch, to,
+                            (uint16_t)smq_backpressure_slot(session_id)};
+    wait_for(w, c, e);
+}
+
+void smq__backpressure_lagging(struct smq_worker *w, uint16_t to, const struct smq_msg *msg)
+{
+    if (w->stopping)
+        return;
+    struct smq_conn *c = publisher_of(w, msg);
+    if (c == NULL)
+        return;
+    struct smq_bp_wait e = {msg->origin_session, msg->origin_epoch, to, SMQ_BP_LAG};
+    wait_for(w, c, e);
+}
+
+/* Lets up to RELEASE_BATCH waiting connections whose wait is over read again, oldest first
+ * (timer only), and flags again the workers still waited on. */
+static void release_waits(struct smq_worker *w)
+{
+    struct smq_backpressure *bp = &w->bp;
+    if (w->now_ms < bp->next_release_ms)
+        return;
+    uint32_t kept = 0, released = 0;
+    for (uint32_t i = 0; i < bp->waits_len; i++) {
+        struct smq_bp_wait e = bp->waits[i];
+        struct smq_conn *c = conn_of(w, e.session, e.epoch);
+        if (c == NULL)
+            continue; /* gone: its waits went with it */
+        /* Flag first, then look (Dekker with notify_waiters): a wait still on is told. */
+        atomic_store_explicit(&w->broker->workers[e.to].bp.waiting[w->id], true,
+                              memory_order_seq_cst);
+        if (released < RELEASE_BATCH && wait_is_over(w, &e)) {
+            if (e.slot == SMQ_BP_LAG)
+                c->lag_paused = false;
+            else
+                c->congestion_paused = false;
+            smq_backpressure_update(c);
+            released++;
+            continue;
+        }
+        bp->waits[kept++] = e;
     }
-    if (to >= w->broker->n_workers)
-        return;
-    struct smq_worker *dst = &w->broker->workers[to];
-    struct bp_signal *sig = smq_alloc(sizeof(*sig));
-    cds_wfcq_node_init(&sig->node);
-    sig->session = session;
-    sig->epoch = epoch;
-    sig->kind = kind;
-    SMQ_TSAN_RELEASE(sig); /* the queue's ordering is invisible to TSan */
-    bool was_empty = !cds_wfcq_enqueue(&dst->bp.head, &dst->bp.tail, &sig->node);
-    /* Pairs with the acquire exchange in smq_backpressure_take(). */
-    atomic_store_explicit(&dst->bp.pending, true, memory_order_release);
-    if (was_empty)
-        uv_async_send(&dst->wake); /* an idle worker takes it in on_wake */
+    bp->waits_len = kept;
+    if (released == RELEASE_BATCH)
+        bp->next_release_ms = w->now_ms + RELEASE_PACE_MS;
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Holds (subscriber side)                                                                  */
+/* Subscriber side                                                                          */
 
-static uint32_t hold_hash(uint64_t origin, uint16_t epoch)
-{
-    uint64_t h = origin ^ ((uint64_t)epoch << 48);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (uint32_t)h;
-}
-
-/* The slot of (origin, epoch), or -1. */
-static int64_t hold_find(const struct smq_backpressure *bp, uint64_t origin, uint16_t epoch)
-{
-    if (bp->holds_cap == 0)
-        return -1;
-    uint32_t mask = bp->holds_cap - 1;
-    for (uint32_t i = hold_hash(origin, epoch) & mask;; i = (i + 1) & mask) {
-        const struct smq_bp_hold *h = &bp->holds[i];
-        if (h->origin == SLOT_EMPTY)
-            return -1;
-        if (h->origin == origin && h->epoch == epoch)
-            return i;
-    }
-}
-
-static void hold_put(struct smq_backpressure *bp, const struct smq_bp_hold *e)
-{
-    uint32_t mask = bp->holds_cap - 1;
-    uint32_t i = hold_hash(e->origin, e->epoch) & mask;
-    while (bp->holds[i].origin != SLOT_EMPTY && bp->holds[i].origin != SLOT_GONE)
-        i = (i + 1) & mask;
-    if (bp->holds[i].origin == SLOT_EMPTY)
-        bp->holds_used++;
-    bp->holds[i] = *e;
-    bp->holds_live++;
-}
-
-/* Makes room for one more hold: at most 3/4 of the slots used, deleted ones included. */
-static void hold_reserve(struct smq_backpressure *bp)
-{
-    if ((bp->holds_used + 1) * 4 <= bp->holds_cap * 3)
-        return;
-    uint32_t cap = 16;
-    while (cap < (bp->holds_live + 1) * 4)
-        cap *= 2;
-    struct smq_bp_hold *old = bp->holds;
-    uint32_t old_cap = bp->holds_cap;
-    bp->holds = smq_calloc(cap, sizeof(*bp->holds));
-    bp->holds_cap = cap;
-    bp->holds_used = bp->holds_live = 0;
-    for (uint32_t i = 0; i < old_cap; i++) {
-        if (old[i].origin != SLOT_EMPTY && old[i].origin != SLOT_GONE)
-            hold_put(bp, &old[i]);
-    }
-    smq_free(old);
-}
-
-/* Ends the hold in slot i: the publisher hears RESUME. */
-static void hold_end(struct smq_worker *w, uint32_t i)
+static void filter_add(struct smq_worker *w, uint64_t session_id)
 {
     struct smq_backpressure *bp = &w->bp;
-    struct smq_bp_hold h = bp->holds[i];
-    bp->holds[i].origin = SLOT_GONE;
-    bp->holds_live--;
-    if (bp->holds_live == 0) { /* start clean: no deleted slots to probe past */
-        memset(bp->holds, 0, bp->holds_cap * sizeof(*bp->holds));
-        bp->holds_used = 0;
-    }
-    send_signal(w, h.worker, SIG_RESUME, h.origin, h.epoch);
+    atomic_fetch_add_explicit(&bp->congested[smq_backpressure_slot(session_id)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&bp->n_congested, 1, memory_order_relaxed);
 }
 
-/* Releases every publisher held for s. The publisher released first reads first and may
- * fill the queue to its high watermark alone, so the walk starts one slot further each time:
- * each publisher gets its turn at the front. */
-static void release(struct smq_worker *w, struct smq_session *s)
+static void filter_sub(struct smq_worker *w, uint64_t session_id)
+{
+    struct smq_backpressure *bp = &w->bp;
+    atomic_fetch_sub_explicit(&bp->congested[smq_backpressure_slot(session_id)], 1,
+                              memory_order_seq_cst);
+    atomic_fetch_sub_explicit(&bp->n_congested, 1, memory_order_seq_cst);
+}
+
+/* Counts s in the filter (a congestion started). */
+static void count_in(struct smq_worker *w, struct smq_session *s)
+{
+    struct smq_backpressure *bp = &w->bp;
+    s->st.holding = true;
+    push_id(&bp->counted, &bp->counted_len, &bp->counted_cap, s->id);
+    filter_add(w, s->id);
+    if (bp->counted_len == 1) {
+        bp->next_sweep_ms = w->now_ms + SWEEP_MS;
+        arm(w, bp->next_sweep_ms);
+    }
+}
+
+/* Takes the count at position i of counted back (its session's congestion ended, or the
+ * session did) and notifies the workers that wait. */
+static void count_out_at(struct smq_worker *w, uint32_t i)
+{
+    struct smq_backpressure *bp = &w->bp;
+    uint64_t id = bp->counted[i];
+    bp->counted[i] = bp->counted[--bp->counted_len];
+    filter_sub(w, id);
+    notify_waiters(w);
+}
+
+static void count_out(struct smq_worker *w, struct smq_session *s)
 {
     struct smq_backpressure *bp = &w->bp;
     if (!s->st.holding)
         return;
     s->st.holding = false;
-    uint32_t mask = bp->holds_cap - 1, start = bp->rotor++;
-    for (uint32_t k = 0; k < bp->holds_cap && bp->holds_live > 0; k++) {
-        uint32_t i = (start + k) & mask;
-        if (bp->holds[i].origin != SLOT_EMPTY && bp->holds[i].origin != SLOT_GONE &&
-            bp->holds[i].holder == s->id)
-            hold_end(w, i);
+    for (uint32_t i = 0; i < bp->counted_len; i++) {
+        if (bp->counted[i] == s->id) {
+            count_out_at(w, i);
+            return;
+        }
     }
 }
 
@@ -348,7 +348,7 @@ static void log_slow(const struct smq_worker *w, const struct smq_session *s)
                     w->bp.slow_ms / 1000);
 }
 
-void smq__backpressure_note(struct smq_worker *w, struct smq_session *s, const struct smq_msg *msg)
+void smq__backpressure_note(struct smq_worker *w, struct smq_session *s)
 {
     struct smq_backpressure *bp = &w->bp;
     if (!bp->enabled || w->stopping)
@@ -357,86 +357,44 @@ void smq__backpressure_note(struct smq_worker *w, struct smq_session *s, const s
     enum smq_pressure p = smq_session_pressure(&s->st, w->now_ms, bp->slow_ms);
     if (!was_congested && s->st.congested && s->conn != NULL && s->conn->reading_paused)
         smq_backpressure_update(s->conn); /* a congested subscriber reads its acks */
-    if (p == SMQ_PRESSURE_SLOW) {
+    if (p == SMQ_PRESSURE_PAUSE && !s->st.holding) {
+        count_in(w, s);
+    } else if (p == SMQ_PRESSURE_SLOW) {
         log_slow(w, s);
-        release(w, s);
-        return;
+        count_out(w, s);
     }
-    if (p != SMQ_PRESSURE_PAUSE || msg->origin_epoch == 0 || msg->origin_session == s->id)
-        return;
-    if (hold_find(bp, msg->origin_session, msg->origin_epoch) >= 0)
-        return; /* held already, by this session or another one of this worker */
-    hold_reserve(bp);
-    struct smq_bp_hold h = {
-        .origin = msg->origin_session,
-        .holder = s->id,
-        .epoch = msg->origin_epoch,
-        .worker = msg->origin_worker,
-    };
-    hold_put(bp, &h);
-    s->st.holding = true;
-    if (bp->holds_live == 1) {
-        bp->next_sweep_ms = w->now_ms + SWEEP_MS;
-        arm(w, bp->next_sweep_ms);
-    }
-    send_signal(w, h.worker, SIG_PAUSE, h.origin, h.epoch);
 }
 
 void smq__backpressure_relieve(struct smq_worker *w, struct smq_session *s)
 {
     if (!w->stopping)
-        release(w, s);
+        count_out(w, s);
 }
 
-/* Ends the holds whose session is no longer congested, ended, went offline, or turned slow
- * without a delivery noticing (nobody sends to it while its publishers wait). */
+/* Takes back the counts of the sessions no longer congested: ended, offline, relieved
+ * without a pump noticing, or slow consumers now (their publishers wait, so no delivery
+ * would notice). */
 static void sweep(struct smq_worker *w)
 {
     struct smq_backpressure *bp = &w->bp;
-    for (uint32_t i = 0; i < bp->holds_cap && bp->holds_live > 0; i++) {
-        struct smq_bp_hold *h = &bp->holds[i];
-        if (h->origin == SLOT_EMPTY || h->origin == SLOT_GONE)
-            continue;
-        struct smq_session *s = smq_worker_find_session(w, h->holder);
+    for (uint32_t i = 0; i < bp->counted_len;) {
+        struct smq_session *s = smq_worker_find_session(w, bp->counted[i]);
         enum smq_pressure p =
             s ? smq_session_pressure(&s->st, w->now_ms, bp->slow_ms) : SMQ_PRESSURE_NONE;
-        if (p == SMQ_PRESSURE_PAUSE)
+        if (p == SMQ_PRESSURE_PAUSE) {
+            i++;
             continue;
+        }
         if (p == SMQ_PRESSURE_SLOW)
             log_slow(w, s);
         if (s != NULL)
-            s->st.holding = false; /* every hold of s ends in this pass: same verdict */
-        hold_end(w, i);
+            s->st.holding = false;
+        count_out_at(w, i); /* the last entry moves to i: look at it next */
     }
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Inbox lag                                                                                */
-
-void smq__backpressure_lagging(struct smq_worker *w, uint16_t to, const struct smq_msg *msg)
-{
-    struct smq_backpressure *bp = &w->bp;
-    struct smq_worker *b = &w->broker->workers[to];
-    /* Dekker with smq_backpressure_drained_inbox(): flag, then look again. Either this load
-     * sees b's newer count, or b's load after storing it sees the flag and answers. */
-    atomic_store_explicit(&b->bp.waiting[w->id], true, memory_order_seq_cst);
-    uint64_t lag =
-        bp->posted[to] - atomic_load_explicit(&b->bp.taken[w->id], memory_order_seq_cst);
-    if (lag < bp->lag_limit || w->stopping)
-        return; /* caught up meanwhile (b may still answer: harmless) */
-    if (msg->origin_epoch == 0 || msg->origin_worker != w->id)
-        return; /* a will or a handed-over message: no publisher reading here */
-    struct smq_conn *c = conn_of(w, msg->origin_session, msg->origin_epoch);
-    if (c == NULL || c->lag_paused)
-        return;
-    c->lag_paused = true;
-    push_id(&bp->lagging, &bp->lagging_len, &bp->lagging_cap, msg->origin_session);
-    if (bp->lagging_len == 1) {
-        bp->lag_deadline_ms = w->now_ms + LAG_SAFETY_MS;
-        arm(w, bp->lag_deadline_ms);
-    }
-    smq_backpressure_update(c);
-}
 
 void smq_backpressure_drained_inbox(struct smq_worker *w)
 {
@@ -448,7 +406,7 @@ void smq_backpressure_drained_inbox(struct smq_worker *w)
         if (atomic_load_explicit(&bp->waiting[from], memory_order_seq_cst) &&
             atomic_exchange_explicit(&bp->waiting[from], false, memory_order_relaxed) &&
             !w->stopping)
-            send_signal(w, from, SIG_LAG_RESUME, 0, 0);
+            notify(w, from);
     }
     bp->n_touched = 0;
 }
@@ -474,17 +432,17 @@ static void on_timer(uv_timer_t *timer)
     bp->timer_due_ms = INT64_MAX;
     if (w->stopping)
         return;
-    if (bp->lagging_len > 0 && w->now_ms >= bp->lag_deadline_ms)
-        release_lagging(w);
-    if (bp->holds_live > 0 && w->now_ms >= bp->next_sweep_ms) {
+    if (bp->counted_len > 0 && w->now_ms >= bp->next_sweep_ms) {
         sweep(w);
         bp->next_sweep_ms = w->now_ms + SWEEP_MS;
     }
+    if (bp->waits_len > 0)
+        release_waits(w);
     resume_ready(w);
     if (bp->ready_len > 0)
         arm(w, w->now_ms);
-    if (bp->lagging_len > 0)
-        arm(w, bp->lag_deadline_ms);
-    if (bp->holds_live > 0)
+    if (bp->waits_len > 0)
+        arm(w, bp->next_release_ms > w->now_ms ? bp->next_release_ms : w->now_ms + WAIT_POLL_MS);
+    if (bp->counted_len > 0)
         arm(w, bp->next_sweep_ms);
 }

@@ -2,36 +2,42 @@
  * slowed down by no longer reading its socket (TCP flow control then slows it) instead of
  * the broker dropping messages for the subscriber.
  *
- * Subscriber side. Each delivery to a session on this worker (route.c) checks its queue
- * against the watermarks of core/session.h. While the session is congested, the connection
- * that published the message just queued (msg->origin_worker, origin_session, origin_epoch:
- * no pointer crosses threads) is held: this worker records the hold in its table, once per
- * publisher, and signals PAUSE to the publisher's worker (directly when it is this one).
- * When the session drains to its low watermark (smq_pump), becomes a slow consumer, goes
- * offline or ends, its holds are released with RESUME. A check every SWEEP_MS of the table
- * catches the sessions that went offline or ended, and the slow consumers nobody sends to.
+ * Subscriber side. Each delivery to a session (route.c) checks its queue against the
+ * watermarks of core/session.h. When a congestion starts, the worker owning the session
+ * counts it in its congestion filter: SMQ_BP_SLOTS counters indexed by a hash of the session
+ * id, atomics every worker may read. When it ends (drained to the low watermark, smq_pump),
+ * the session turns slow, goes offline or ends (a check every SWEEP_MS of the worker's
+ * counted sessions), the count is taken back and the workers waiting on this one notified.
  *
- * Publisher side. A connection counts the workers holding it (pause_holds). It stops reading
- * as soon as the first hold arrives, mid-buffer: the rest of what was read stays in its
- * partial buffer and is handled first when it reads again. Signals from other workers are
- * taken between two packets (an atomic flag loaded per packet, on a cache line written only
- * by signals), so a publisher stops within a packet or so. Reading starts again from the
- * worker's timer, never from inside another connection's packet handling. A connection whose
- * own deliveries wait on its client (smq_session_needs_client: congested, or the inflight
- * window full with more queued) is not paused: its acknowledgements (PUBACK, PUBREC,
- * PUBCOMP) sit behind its PUBLISHes in the same stream, and it must read them to drain. This
- * is re-decided after every pump of its session. A paused connection is not closed for
- * keep-alive (worker.c).
+ * Publisher side. The worker that reads a PUBLISH routes it (smq_route), and looks each
+ * target up in the filter of the target's worker (one relaxed load per target, none while
+ * that worker has no congested session). A congested target stops the publisher: its
+ * connection stops reading after this packet, mid-buffer (the rest of what was read stays
+ * in its partial buffer and is handled first when it reads again), and waits, in this
+ * worker's list, until the slot is clear. No signal crosses workers to stop a publisher, so
+ * however many publishers converge on a session, each gets at most the message that found
+ * it congested past the high watermark. Reading starts again from the worker's timer, never
+ * from inside packet handling, at most RELEASE_BATCH connections every RELEASE_PACE_MS,
+ * oldest first: released all at once, hundreds of publishers would each get a message in.
  *
- * Inbox lag. What a publisher's worker routes to another worker before the pause arrives
- * lands on the congested session above its high watermark; to bound it, a worker may have at
- * most lag_limit deliveries posted to another one and not yet handled there. Reaching it,
- * the worker stops reading the publisher of the message (lag_paused) until the other worker,
- * after its next inbox drain, answers with LAG_RESUME (or LAG_SAFETY_MS passed).
+ * A connection whose own deliveries wait on its client (smq_session_needs_client: congested,
+ * or the inflight window full with more queued) is not stopped: its acknowledgements
+ * (PUBACK, PUBREC, PUBCOMP) sit behind its PUBLISHes in the same stream, and it must read
+ * them to drain. This is re-decided after every pump of its session. A stopped connection
+ * is not closed for keep-alive (worker.c).
+ *
+ * Inbox lag. What a worker routes to another before that one's filter shows a congestion
+ * lands above the high watermark; to bound it, a worker may have at most lag_limit
+ * deliveries posted to another one and not yet handled there. Reaching it, the publisher of
+ * the message waits (lag_paused) until the other worker catches up.
+ *
+ * Waking up. A worker with connections waiting on another sets a flag there; that worker,
+ * after ending a congestion or draining its inbox, notifies it (an atomic flag and a
+ * wake-up, no allocation). A check every WAIT_POLL_MS catches anything else.
  *
  * Policy. A session congested for backpressure_timeout without draining to its low watermark
- * is a slow consumer: its publishers are released, logged once, and what does not fit its
- * queue is dropped and counted as before, until it drains to the low watermark again.
+ * is a slow consumer: it leaves the filter, logged once, and what does not fit its queue is
+ * dropped and counted as before, until it drains to the low watermark again.
  * backpressure_timeout 0 turns all of this off. */
 #ifndef SMQ_BROKER_BACKPRESSURE_H
 #define SMQ_BROKER_BACKPRESSURE_H
@@ -42,52 +48,67 @@
 /* Sets up w->bp (caller: smq_worker_init, main thread, after the loop exists). */
 void smq_backpressure_init(struct smq_worker *w);
 
-/* Frees what w->bp holds, signals not taken included. Main thread, after the join. */
+/* Frees what w->bp holds. Main thread, after the join. */
 void smq_backpressure_dispose(struct smq_worker *w);
 
-/* Takes the pause and resume signals other workers sent to w. Worker thread, anywhere:
- * pausing is immediate, resuming is left to the timer. */
-void smq_backpressure_take(struct smq_worker *w);
+void smq__backpressure_notified(struct smq_worker *w);
 
-/* The per-packet check (conn.c): takes signals when some were sent. */
-static inline void smq_backpressure_poll(struct smq_worker *w)
+/* In on_wake: when another worker notified w, looks at w's waiting connections soon. */
+static inline void smq_backpressure_woken(struct smq_worker *w)
 {
-    if (atomic_load_explicit(&w->bp.pending, memory_order_relaxed))
-        smq_backpressure_take(w);
+    if (atomic_load_explicit(&w->bp.notified, memory_order_relaxed))
+        smq__backpressure_notified(w);
 }
 
-void smq__backpressure_note(struct smq_worker *w, struct smq_session *s,
-                            const struct smq_msg *msg);
+/* The filter slot of a session id. */
+static inline uint32_t smq_backpressure_slot(uint64_t session_id)
+{
+    return (uint32_t)((session_id * 0x9e3779b97f4a7c15ull) >> 52) & (SMQ_BP_SLOTS - 1);
+}
+
+/* True when worker w's filter says session_id may be congested. Any worker. */
+static inline bool smq_backpressure_is_congested(const struct smq_worker *w, uint64_t session_id)
+{
+    return atomic_load_explicit(&w->bp.n_congested, memory_order_relaxed) != 0 &&
+           atomic_load_explicit(&w->bp.congested[smq_backpressure_slot(session_id)],
+                                memory_order_relaxed) != 0;
+}
+
+void smq__backpressure_note(struct smq_worker *w, struct smq_session *s);
 void smq__backpressure_relieve(struct smq_worker *w, struct smq_session *s);
 void smq__backpressure_lagging(struct smq_worker *w, uint16_t to, const struct smq_msg *msg);
 
-/* After msg was queued (or dropped) for s and s was pumped: holds msg's publisher while s
- * is congested. Worker thread (s's). Costs two comparisons when s is not congested. */
-static inline void smq_backpressure_note(struct smq_worker *w, struct smq_session *s,
-                                         const struct smq_msg *msg)
+/* Stops the publisher of msg (if it is a connection of w) until `to`'s congested session
+ * session_id is relieved (route.c, after routing msg). Worker thread. */
+void smq_backpressure_stop(struct smq_worker *w, const struct smq_msg *msg, uint16_t to,
+                           uint64_t session_id);
+
+/* After a delivery was queued (or dropped) for s and s was pumped: counts s in the filter
+ * when a congestion starts. Worker thread (s's). Two comparisons when s is not congested. */
+static inline void smq_backpressure_note(struct smq_worker *w, struct smq_session *s)
 {
     if (s->st.congested || smq_session_above_high(&s->st))
-        smq__backpressure_note(w, s, msg);
+        smq__backpressure_note(w, s);
 }
 
-/* Re-evaluates whether c reads: paused while some worker holds it or an inbox lags, unless
- * its own session needs the client's packets (smq_session_needs_client). Pauses at once;
- * resuming goes through the timer. */
+/* Re-evaluates whether c reads: stopped while it waits for something, unless its own
+ * session needs the client's packets (smq_session_needs_client). Stops at once; reading
+ * again goes through the timer. */
 void smq_backpressure_update(struct smq_conn *c);
 
-/* After smq_pump(s), s's connection active: releases s's publishers once it is back at its
- * low watermark, and re-decides whether that connection reads when it is held as a
- * publisher itself (its own deliveries may now wait on it, or no longer). Worker thread. */
+/* After smq_pump(s), s's connection active: ends s's congestion once it is back at its low
+ * watermark, and re-decides whether that connection reads when it waits as a publisher
+ * itself (its own deliveries may now wait on it, or no longer). Worker thread. */
 static inline void smq_backpressure_pumped(struct smq_worker *w, struct smq_session *s)
 {
     if (s->st.congested && smq_session_relieved(&s->st))
         smq__backpressure_relieve(w, s);
-    if (s->conn->pause_holds > 0 || s->conn->lag_paused)
+    if (s->conn->congestion_paused || s->conn->lag_paused)
         smq_backpressure_update(s->conn);
 }
 
 /* After a delivery of msg was posted to worker `to` (route.c): when too many are unhandled
- * there, stops reading msg's publisher until they are. Worker thread. */
+ * there, stops msg's publisher until they are. Worker thread. */
 static inline void smq_backpressure_posted(struct smq_worker *w, uint16_t to,
                                            const struct smq_msg *msg)
 {
@@ -109,7 +130,7 @@ static inline void smq_backpressure_taken(struct smq_worker *w, uint16_t from)
         bp->touched[bp->n_touched++] = from;
 }
 
-/* After an inbox drain: shows the counts and answers the workers waiting for them. */
+/* After an inbox drain: shows the counts and notifies the workers waiting for them. */
 void smq_backpressure_drained_inbox(struct smq_worker *w);
 
 #endif

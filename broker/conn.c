@@ -8,7 +8,6 @@
 
 #include "broker/acceptor.h"
 #include "broker/auth.h"
-#include "broker/backpressure.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/sessions.h"
@@ -101,9 +100,6 @@ static size_t handle_packets(struct smq_conn *c, const uint8_t *buf, size_t len,
             smq_conn_touch(c);
         smq_handle_packet(c, &pkt, buf + off, len - off);
         off += total;
-        /* Pauses other workers asked for take effect before the next packet: a publisher
-         * stops within a packet, not a 64 KiB buffer, of being held (backpressure.h). */
-        smq_backpressure_poll(c->w);
     }
     return off;
 }

@@ -68,7 +68,6 @@ struct smq_conn {
     uint32_t partial_len, partial_cap, partial_need;
     uint32_t deadline_s;              /* keep-alive / CONNECT deadline, seconds of loop clock */
     uint16_t keep_alive;              /* seconds, as agreed */
-    uint16_t pause_holds;             /* backpressure: workers holding this publisher */
     uint8_t state : 2;                /* enum smq_conn_state */
     uint8_t version : 3;              /* protocol level once CONNECT is read */
     uint8_t hops : 3;                 /* handovers before this worker (at most MAX_HOPS) */
@@ -77,6 +76,7 @@ struct smq_conn {
     bool handed_over : 1;
     bool reading_paused : 1;          /* backpressure: the socket is not read (see below) */
     bool lag_paused : 1;              /* backpressure: waits for another worker's inbox */
+    bool congestion_paused : 1;       /* backpressure: waits for a congested session */
     bool closed : 1;                  /* socket closed while dirty: the flush pass frees it */
     bool problem_info : 1;            /* v5 Request Problem Information (reason strings allowed) */
     struct smq_peer peer;             /* for logs: smq_conn_addr() */

@@ -89,6 +89,23 @@ void smq_route_target(struct smq_worker *w, struct smq_msg *msg,
         post_to_shard(w, msg, target, 1);
 }
 
+/* Returns a target among t[0..n), all of one shard, that the shard's congestion filter
+ * says is congested (not msg's own publisher), or NULL (backpressure.h). */
+static const struct smq_sub_target *congested_target(const struct smq_worker *w,
+                                                     const struct smq_msg *msg,
+                                                     const struct smq_sub_target *t, uint32_t n)
+{
+    const struct smq_worker *b = &w->broker->workers[t[0].shard];
+    if (atomic_load_explicit(&b->bp.n_congested, memory_order_relaxed) == 0)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        if (t[i].session_id != msg->origin_session &&
+            smq_backpressure_is_congested(b, t[i].session_id))
+            return &t[i];
+    }
+    return NULL;
+}
+
 uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg)
 {
     struct collect col = {w, msg};
@@ -104,6 +121,7 @@ uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg)
     struct smq_sub_target *t = n <= 64 ? stack : smq_alloc(n * sizeof(*t));
     memcpy(t, w->scratch, n * sizeof(*t));
     uint32_t sessions = 0;
+    const struct smq_sub_target *hot = NULL;
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i;
         for (; j < n && t[j].shard == t[i].shard; j++)
@@ -112,8 +130,13 @@ uint32_t smq_route(struct smq_worker *w, struct smq_msg *msg)
             smq_deliver_local(w, msg, &t[i], j - i);
         else
             post_to_shard(w, msg, &t[i], j - i);
+        /* After delivering: a local session this message just congested counts too. */
+        if (hot == NULL && w->bp.enabled)
+            hot = congested_target(w, msg, &t[i], j - i);
         i = j;
     }
+    if (hot != NULL)
+        smq_backpressure_stop(w, msg, hot->shard, hot->session_id);
     if (t != stack)
         smq_free(t);
     return sessions;
@@ -215,7 +238,7 @@ static void deliver_session(struct smq_worker *w, struct smq_msg *msg,
     }
     smq_pump(s);
     /* After the pump, which may have relieved s: what is left queued decides. */
-    smq_backpressure_note(w, s, msg);
+    smq_backpressure_note(w, s);
 }
 
 void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,

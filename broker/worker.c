@@ -328,8 +328,8 @@ static void on_wake(uv_async_t *async)
 {
     struct smq_worker *w = async->data;
     smq_worker_enter(w);
-    /* Backpressure signals share the wake-up: a worker idle in its poll takes them here. */
-    smq_backpressure_take(w);
+    /* Backpressure notifications share the wake-up (backpressure.h). */
+    smq_backpressure_woken(w);
     drain_inbox(w);
 }
 

@@ -17,24 +17,40 @@
 #define SMQ_WHEEL_SLOTS 64u
 #define SMQ_READ_CHUNK (64u * 1024u)
 
-struct smq_bp_hold;
+/* Congested sessions are counted per slot of a hash of their id (backpressure.c). */
+#define SMQ_BP_SLOTS 4096u
+/* The slot value of a wait on an inbox rather than on a congested session. */
+#define SMQ_BP_LAG UINT16_MAX
+
+/* A connection of this worker that stopped reading until something at another worker (or
+ * this one) clears: a congested slot, or the inbox lag (slot SMQ_BP_LAG). */
+struct smq_bp_wait {
+    uint64_t session; /* the connection's session here, and its epoch: which connection */
+    uint16_t epoch;
+    uint16_t to;      /* the worker it waits for */
+    uint16_t slot;
+};
 
 /* One worker's share of publisher backpressure (broker/backpressure.h explains it). */
 struct smq_backpressure {
-    /* --- shared --- */
-    /* Pause and resume signals for this worker's connections. Any worker enqueues, then
-     * stores pending (release) and wakes the loop when the queue was empty; the owner
-     * exchanges pending (acquire) between packets and drains. A cache line of its own: the
-     * owner loads it once per packet, others write it only to signal. */
-    _Alignas(64) atomic_bool pending;
-    struct cds_wfcq_head head;
-    struct cds_wfcq_tail tail;
+    /* --- shared: atomics only --- */
+    /* This worker's congested sessions, counted per slot and in all. The owner adds when a
+     * congestion starts (relaxed: a late reader only lets a message or so more through,
+     * bounded by the inbox lag) and subtracts when it ends (seq_cst, then it loads waiting:
+     * Dekker with the seq_cst store of waiting and load of the slot in backpressure.c, so
+     * a worker that stopped a publisher on this slot is either told or sees it clear).
+     * Every worker loads them (relaxed) when it routes a message here. */
+    _Alignas(64) atomic_uint n_congested;
+    atomic_uint_least16_t *congested;   /* [SMQ_BP_SLOTS] */
     /* [n_workers]: deliveries from worker i this worker has handled, stored (seq_cst) by the
-     * owner once per inbox drain and read by worker i; and whether worker i stopped a
-     * publisher until that count catches up, set (seq_cst) by i and exchanged by the owner
-     * after its store, so one of the two always sees the other (backpressure.c). */
+     * owner once per inbox drain and read by worker i; and whether worker i has connections
+     * waiting for this one (a slot or its inbox), set (seq_cst) by i and exchanged by the
+     * owner after each such store or subtraction, which then notifies i. */
     atomic_uint_fast64_t *taken;
     atomic_bool *waiting;
+    /* Set (release) by a worker that notifies this one, with a wake-up; exchanged by the
+     * owner in on_wake (acquire). A cache line of its own. */
+    _Alignas(64) atomic_bool notified;
 
     /* --- owned by the worker --- */
     _Alignas(64) bool enabled;
@@ -45,16 +61,15 @@ struct smq_backpressure {
     uint64_t *taken_shown;      /* [n_workers]: taken[i] as last stored */
     uint16_t *touched;          /* [n_workers]: sources of this drain's deliveries */
     uint32_t n_touched;
-    struct smq_bp_hold *holds;  /* owned: publishers paused for this worker's sessions */
-    uint32_t holds_cap, holds_used, holds_live;
-    uint32_t rotor;             /* where the next release starts in holds */
+    uint64_t *counted;          /* owned: this worker's sessions counted as congested */
+    uint32_t counted_len, counted_cap;
+    struct smq_bp_wait *waits;  /* owned: this worker's stopped connections, oldest first */
+    uint32_t waits_len, waits_cap;
     uint64_t *ready;            /* owned: sessions whose connection may read again */
     uint32_t ready_len, ready_cap;
     uint32_t ready_rotor;       /* where the next round of resume_ready() starts */
-    uint64_t *lagging;          /* owned: sessions whose connection waits for inbox lag */
-    uint32_t lagging_len, lagging_cap;
-    int64_t lag_deadline_ms;    /* lagging connections read again by then at the latest */
-    int64_t next_sweep_ms;      /* the next check of holds */
+    int64_t next_sweep_ms;      /* the next check of counted */
+    int64_t next_release_ms;    /* waits are let go one batch per RELEASE_PACE_MS */
     int64_t timer_due_ms;       /* what timer is set for, INT64_MAX: not set */
     uv_timer_t timer;
 };
