@@ -303,7 +303,7 @@ static void filter_sub(struct smq_worker *w, uint64_t session_id)
 static void count_in(struct smq_worker *w, struct smq_session *s)
 {
     struct smq_backpressure *bp = &w->bp;
-    s->st.holding = true;
+    s->st.in_filter = true;
     push_id(&bp->counted, &bp->counted_len, &bp->counted_cap, s->id);
     filter_add(w, s->id);
     if (bp->counted_len == 1) {
@@ -326,9 +326,9 @@ static void count_out_at(struct smq_worker *w, uint32_t i)
 static void count_out(struct smq_worker *w, struct smq_session *s)
 {
     struct smq_backpressure *bp = &w->bp;
-    if (!s->st.holding)
+    if (!s->st.in_filter)
         return;
-    s->st.holding = false;
+    s->st.in_filter = false;
     for (uint32_t i = 0; i < bp->counted_len; i++) {
         if (bp->counted[i] == s->id) {
             count_out_at(w, i);
@@ -357,7 +357,7 @@ void smq__backpressure_note(struct smq_worker *w, struct smq_session *s)
     enum smq_pressure p = smq_session_pressure(&s->st, w->now_ms, bp->slow_ms);
     if (!was_congested && s->st.congested && s->conn != NULL && s->conn->reading_paused)
         smq_backpressure_update(s->conn); /* a congested subscriber reads its acks */
-    if (p == SMQ_PRESSURE_PAUSE && !s->st.holding) {
+    if (p == SMQ_PRESSURE_PAUSE && !s->st.in_filter) {
         count_in(w, s);
     } else if (p == SMQ_PRESSURE_SLOW) {
         log_slow(w, s);
@@ -388,7 +388,7 @@ static void sweep(struct smq_worker *w)
         if (p == SMQ_PRESSURE_SLOW)
             log_slow(w, s);
         if (s != NULL)
-            s->st.holding = false;
+            s->st.in_filter = false;
         count_out_at(w, i); /* the last entry moves to i: look at it next */
     }
 }

@@ -13,6 +13,9 @@
  * because 4.8.2 gives the client one copy by its non-shared subscription and possibly
  * another one by the shared. One target per session, the usual case, allocates nothing.
  *
+ * Backpressure. After delivering, the targets are looked up in their worker's congestion
+ * filter; a congested one stops the message's publisher (backpressure.h).
+ *
  * Shared leftovers. When a session ends, the QoS 1 and 2 messages its shared groups gave it
  * and it had not taken are handed to another member of the same group (smq_route_orphans). */
 #include <stdlib.h>

@@ -92,7 +92,7 @@ struct smq_session_state {
      * so a session costs no more memory than before. */
     bool congested : 1;           /* reached the high watermark, not yet back to the low one */
     bool slow : 1;                /* congested longer than allowed: a slow consumer */
-    bool holding : 1;             /* broker: a publisher may be paused on this session's behalf */
+    bool in_filter : 1;           /* broker: counted in its worker's congestion filter */
     uint16_t epoch;               /* connections so far (smq_session_resume); 0 is never one */
     uint32_t congested_at;        /* when the congestion began: loop ms, truncated */
     /* borrowed: shared by every session of a broker (read-only once threads run) and lives
