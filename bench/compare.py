@@ -157,19 +157,39 @@ def measure_idle(bench, broker, n, hold, ifaddrs):
 
 
 def scenarios(d):
-    size = ["-s", "64", "-j", "1", "-d", str(d)]
+    # A generous drain: with backpressure the backlog of a max-rate run waits in TCP buffers,
+    # not in the broker's queues, and must not be counted as lost when the run ends.
+    size = ["-s", "64", "-j", "1", "-d", str(d), "--drain-ms", "8000"]
     return [
-        ("fan-in QoS0 16->1", "traffic",
+        ("fan-in QoS0 16->1",
          ["run", "--pubs", "16", "--subs", "1", "-t", "in/%i", "--sub-topic", "in/#",
           "-q", "0"] + size),
-        ("fan-out QoS0 1->64", "traffic",
+        ("fan-out QoS0 1->64",
          ["run", "--pubs", "1", "--subs", "64", "-t", "out/x", "-q", "0"] + size),
-        ("16 pairs QoS1", "traffic",
+        ("16 pairs QoS1",
          ["run", "--pubs", "16", "--subs", "16", "-t", "pair/%i", "-q", "1"] + size),
-        ("fan-in QoS0 at 20k/s", "traffic",
+        ("fan-in QoS0 at 20k/s",
          ["run", "--pubs", "16", "--subs", "1", "-t", "lat/%i", "--sub-topic", "lat/#",
           "-q", "0", "-R", "20000"] + size),
     ]
+
+
+def repeat(times, kind, exe, measure, workers=0):
+    """Runs measure(broker) against a fresh broker `times` times; returns the results."""
+    runs = []
+    for _ in range(times):
+        b = Broker(kind, exe, workers)
+        try:
+            runs.append(measure(b))
+        finally:
+            b.stop()
+    return runs
+
+
+def both(a, shardmq, measure):
+    """repeat() for shardmq then Mosquitto; returns (shardmq runs, Mosquitto runs)."""
+    return (repeat(a.runs, "shardmq", shardmq, measure),
+            repeat(a.runs, "mosquitto", a.mosquitto, measure))
 
 
 def median_of(runs, key):
@@ -225,20 +245,10 @@ def main():
     print("| scenario | metric | shardmq | mosquitto | ratio |")
     print("|---|---|---|---|---|")
     wanted = [p for p in a.only.split(",") if p]
-    for name, kind, args in scenarios(a.duration):
+    for name, args in scenarios(a.duration):
         if wanted and not any(name.startswith(p) for p in wanted):
             continue
-        res = {}
-        for which, exe in (("shardmq", shardmq), ("mosquitto", a.mosquitto)):
-            runs = []
-            for _ in range(a.runs):
-                b = Broker(which, exe)
-                try:
-                    runs.append(measure_traffic(bench, b, args))
-                finally:
-                    b.stop()
-            res[which] = runs
-        s, m = res["shardmq"], res["mosquitto"]
+        s, m = both(a, shardmq, lambda b: measure_traffic(bench, b, args))
         if "20k" in name:
             row(name, "p99 latency us", median_of(s, "p99_us"), median_of(m, "p99_us"), "lower")
             row(name, "p50 latency us", median_of(s, "p50_us"), median_of(m, "p50_us"), "lower")
@@ -253,21 +263,12 @@ def main():
         sys.stdout.flush()
 
     if not wanted or any("idle".startswith(p) for p in wanted):
-        res = {}
-        for which, exe in (("shardmq", shardmq), ("mosquitto", a.mosquitto)):
-            runs = []
-            for _ in range(a.runs):
-                b = Broker(which, exe)
-                try:
-                    runs.append(measure_idle(bench, b, a.idle, 5, "127.0.0.1,127.0.0.2"))
-                finally:
-                    b.stop()
-            res[which] = runs
+        s, m = both(a, shardmq,
+                    lambda b: measure_idle(bench, b, a.idle, 5, "127.0.0.1,127.0.0.2"))
         row(f"{a.idle:,} idle connections", "RSS bytes per connection",
-            median_of(res["shardmq"], "rss_per_conn_b"), median_of(res["mosquitto"], "rss_per_conn_b"),
-            "lower")
-        row(f"{a.idle:,} idle connections", "connected", median_of(res["shardmq"], "conns"),
-            median_of(res["mosquitto"], "conns"), "equal")
+            median_of(s, "rss_per_conn_b"), median_of(m, "rss_per_conn_b"), "lower")
+        row(f"{a.idle:,} idle connections", "connected", median_of(s, "conns"),
+            median_of(m, "conns"), "equal")
 
     if a.max_idle:
         b = Broker("shardmq", shardmq)
@@ -280,16 +281,11 @@ def main():
               f"{r['conn_failures']:,} failed, {r['rss_per_conn_b']:.0f} B RSS per connection")
 
     if a.workers:
-        fanin = scenarios(a.duration)[0][2]
+        fanin = scenarios(a.duration)[0][1]
         print("\n| shardmq workers | delivered msgs/s | broker CPU us/msg |\n|---|---|---|")
         for n in (1, 2):
-            runs = []
-            for _ in range(a.runs):
-                b = Broker("shardmq", shardmq, workers=n)
-                try:
-                    runs.append(measure_traffic(bench, b, fanin))
-                finally:
-                    b.stop()
+            runs = repeat(a.runs, "shardmq", shardmq,
+                          lambda b: measure_traffic(bench, b, fanin), workers=n)
             print(f"| {n} | {fmt(median_of(runs, 'msgs_per_s'))} | "
                   f"{fmt(median_of(runs, 'cpu_us_per_msg'))} |")
 
