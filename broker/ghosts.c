@@ -21,12 +21,6 @@
 #include "core/topic_index.h"
 #include "proto/topic.h"
 
-struct ghost_sub {
-    char *filter; /* owned: `$share/{group}/{filter}` */
-    uint16_t len;
-    uint32_t subscription_id;
-};
-
 struct smq_ghost {
     struct rcu_head rcu;
     /* --- shared: atomics only --- */
@@ -38,7 +32,7 @@ struct smq_ghost {
     uint64_t session_id;
     struct smq_ghost *next;
     uint32_t n;
-    struct ghost_sub subs[];
+    struct smq_subscription subs[]; /* the shared ones; each filter owned */
 };
 
 /* TSan cannot see liburcu's call_rcu queue or rcu_barrier (uninstrumented): the
@@ -73,11 +67,8 @@ struct smq_ghost *smq_ghost_new(struct smq_worker *w, const struct smq_session *
         struct smq_span filter = {(const uint8_t *)sub->filter, sub->len};
         if (!smq_topic_is_shared(filter))
             continue;
-        g->subs[g->n++] = (struct ghost_sub){
-            .filter = smq_strndup(sub->filter, sub->len),
-            .len = sub->len,
-            .subscription_id = sub->subscription_id,
-        };
+        g->subs[g->n] = *sub;
+        g->subs[g->n++].filter = smq_strndup(sub->filter, sub->len);
     }
     atomic_init(&g->expired, false);
     g->next = w->ghosts;
@@ -93,32 +84,14 @@ void smq_ghost_arm(struct smq_ghost *g)
     }
 }
 
-/* Returns the ghost's filter a delivery to target came through: the shared filter matching
- * the topic with target's Subscription Identifier, else the first one matching. */
-static const struct ghost_sub *origin_of(const struct smq_ghost *g, const struct smq_msg *msg,
-                                         const struct smq_sub_target *target)
-{
-    const struct ghost_sub *found = NULL;
-    for (uint32_t i = 0; i < g->n; i++) {
-        struct smq_span filter = {(const uint8_t *)g->subs[i].filter, g->subs[i].len}, group,
-                        inner;
-        if (!smq_topic_share_split(filter, &group, &inner) || !smq_topic_matches(inner, msg->topic))
-            continue;
-        if (g->subs[i].subscription_id == target->subscription_id)
-            return &g->subs[i];
-        if (found == NULL)
-            found = &g->subs[i];
-    }
-    return found;
-}
-
 bool smq_ghost_redirect(struct smq_worker *w, struct smq_msg *msg,
                         const struct smq_sub_target *target)
 {
     struct smq_ghost *g = w->ghosts;
     while (g && g->session_id != target->session_id)
         g = g->next;
-    const struct ghost_sub *sub = g ? origin_of(g, msg, target) : NULL;
+    const struct smq_subscription *sub =
+        g ? smq_route_shared_origin(g->subs, g->n, msg->topic, target->subscription_id) : NULL;
     if (sub == NULL)
         return false;
     struct smq_span filter = {(const uint8_t *)sub->filter, sub->len};

@@ -47,6 +47,13 @@ void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
 /* Hands the QoS 1/2 messages that s's shared subscriptions gave it and it has not taken
  * (queued, or QoS 1 inflight) to other members of their groups; called as s ends. */
 void smq_route_orphans(struct smq_worker *w, struct smq_session *s);
+/* Returns the shared subscription among subs[0..n) that a shared delivery of topic with
+ * subscription_id came through: the one whose inner filter matches topic and whose
+ * Subscription Identifier is subscription_id, else the first matching one (one session in
+ * two groups of the same filter), or NULL when none matches (it unsubscribed since). */
+const struct smq_subscription *smq_route_shared_origin(const struct smq_subscription *subs,
+                                                      uint32_t n, struct smq_span topic,
+                                                      uint32_t subscription_id);
 /* Delivers msg to one target, on this worker or through its shard's inbox. */
 void smq_route_target(struct smq_worker *w, struct smq_msg *msg,
                       const struct smq_sub_target *target);

@@ -259,22 +259,18 @@ void smq_deliver_local(struct smq_worker *w, struct smq_msg *msg,
 /* ---------------------------------------------------------------------------------------- */
 /* A member's shared leftovers                                                              */
 
-/* Returns the shared subscription of s that a shared delivery d came from, or NULL when s
- * holds none matching it any more (it unsubscribed since). The delivery does not record its
- * group: the group is the one of s's shared subscriptions whose filter matches the topic
- * and whose Subscription Identifier is d's; when several share both (one session in two
- * groups of the same filter), the first of them. */
-static const struct smq_subscription *origin_of(const struct smq_session *s,
-                                                const struct smq_delivery *d)
+const struct smq_subscription *smq_route_shared_origin(const struct smq_subscription *subs,
+                                                      uint32_t n, struct smq_span topic,
+                                                      uint32_t subscription_id)
 {
     const struct smq_subscription *found = NULL;
-    for (uint32_t i = 0; i < s->n_subs; i++) {
-        const struct smq_subscription *sub = &s->subs[i];
+    for (uint32_t i = 0; i < n; i++) {
+        const struct smq_subscription *sub = &subs[i];
         struct smq_span filter = {(const uint8_t *)sub->filter, sub->len}, group, inner;
         if (!smq_topic_is_shared(filter) || !smq_topic_share_split(filter, &group, &inner) ||
-            !smq_topic_matches(inner, d->msg->topic))
+            !smq_topic_matches(inner, topic))
             continue;
-        if (sub->subscription_id == d->subscription_id)
+        if (sub->subscription_id == subscription_id)
             return sub;
         if (found == NULL)
             found = sub;
@@ -286,7 +282,8 @@ static const struct smq_subscription *origin_of(const struct smq_session *s,
  * when one took it. */
 static bool hand_over(struct smq_worker *w, struct smq_session *s, const struct smq_delivery *d)
 {
-    const struct smq_subscription *sub = origin_of(s, d);
+    const struct smq_subscription *sub =
+        smq_route_shared_origin(s->subs, s->n_subs, d->msg->topic, d->subscription_id);
     if (sub == NULL)
         return false;
     struct smq_span filter = {(const uint8_t *)sub->filter, sub->len};
