@@ -534,6 +534,8 @@ void smq_conn_hand_over(struct smq_conn *c, struct smq_worker *to, const uint8_t
     memcpy(msg->bytes, bytes, len);
     smq_wbatch_free(c->out); /* nothing was answered yet */
     c->out = NULL;
+    smq_log(SMQ_LOG_DEBUG, "handover addr=%s to=w%u hops=%u", smq_conn_addr(c), (unsigned)to->id,
+            (unsigned)msg->hops);
     smq_conn_close(c, SMQ_CLOSE_HANDED_OVER);
     smq_worker_post(to, &msg->item);
 }

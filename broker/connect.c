@@ -231,6 +231,16 @@ static void take_over(struct smq_session *s)
     smq_conn_close(old, SMQ_CLOSE_TAKEN_OVER); /* detaches: s is now offline */
 }
 
+/* Hands c to worker shard, which owns its session (or refuses c when it moved too often). */
+static void hand_to_owner(struct smq_conn *c, uint16_t shard, const uint8_t *raw, size_t raw_len)
+{
+    if (c->hops >= MAX_HOPS) {
+        smq_connect_refuse(c, SMQ_RC_SERVER_BUSY, "session keeps moving");
+        return;
+    }
+    smq_conn_hand_over(c, &c->w->broker->workers[shard], raw, (uint32_t)raw_len);
+}
+
 /* Hands c to the worker that owns id's session, if another one does. Returns true when c
  * was handed over or refused. */
 static bool route_to_owner(struct smq_conn *c, const char *id, size_t id_len, const uint8_t *raw,
@@ -241,17 +251,17 @@ static bool route_to_owner(struct smq_conn *c, const char *id, size_t id_len, co
     struct smq_span key = {(const uint8_t *)id, id_len};
     if (smq_registry_lookup(w->broker->registry, key, &e) != 0 || e.shard == w->id)
         return false;
-    if (c->hops >= MAX_HOPS) {
-        smq_connect_refuse(c, SMQ_RC_SERVER_BUSY, "session keeps moving");
-        return true;
-    }
-    smq_conn_hand_over(c, &w->broker->workers[e.shard], raw, (uint32_t)raw_len);
+    hand_to_owner(c, e.shard, raw, raw_len);
     return true;
 }
 
 /* Finds the session for id on this worker, or hands c to the worker that owns it (only
  * when may_hand_over: after an authentication exchange the CONNECT cannot be replayed).
- * Returns the session, or NULL when c was handed over or refused. */
+ * Returns the session, or NULL when c was handed over or refused: never NULL with c left
+ * waiting.
+ *
+ * The registry is read once per attempt and acted on as read. Reading it again to hand c
+ * over lost CONNECTs: a session released between the two reads left c handed nowhere. */
 static struct smq_session *claim_session(struct smq_conn *c, const char *id, size_t id_len,
                                          const uint8_t *raw, size_t raw_len, bool may_hand_over)
 {
@@ -261,11 +271,10 @@ static struct smq_session *claim_session(struct smq_conn *c, const char *id, siz
         struct smq_registry_entry e;
         if (smq_registry_lookup(w->broker->registry, key, &e) == 0) {
             if (e.shard != w->id) {
-                if (!may_hand_over) {
+                if (may_hand_over)
+                    hand_to_owner(c, e.shard, raw, raw_len);
+                else
                     smq_connect_refuse(c, SMQ_RC_SERVER_BUSY, "session moved while authenticating");
-                    return NULL;
-                }
-                route_to_owner(c, id, id_len, raw, raw_len);
                 return NULL;
             }
             struct smq_session *s = smq_worker_find_session(w, e.session_id);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -322,6 +323,21 @@ static inline void pump_for(int ms)
         pump(5);
 }
 
+/* A CONNACK that never came is the broker's story: print its log, so a failure seen only in
+ * CI (under ThreadSanitizer, say) can be understood from CI's output. */
+static inline void tc_explain_no_connack(const struct tc *c, const struct broker_proc *b)
+{
+    if (c->connack >= 0 || c->disconnected)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "no CONNACK for client %s within 5 s (given up at %02d:%02d:%02d.%03ldZ)\n",
+            c->id, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    broker_dump_log(b);
+}
+
 /* Connects c to the broker and waits for its CONNACK; returns the return code or -1. */
 static inline int tc_connect(struct tc *c, const struct broker_proc *b, int keepalive)
 {
@@ -330,6 +346,7 @@ static inline int tc_connect(struct tc *c, const struct broker_proc *b, int keep
     if (mosquitto_connect(c->m, "127.0.0.1", b->port, keepalive) != MOSQ_ERR_SUCCESS)
         return -1;
     WAIT_FOR(c->connack >= 0 || c->disconnected, 5000);
+    tc_explain_no_connack(c, b);
     return c->connack;
 }
 
@@ -345,6 +362,7 @@ static inline int tc_connect5(struct tc *c, const struct broker_proc *b, int kee
         MOSQ_ERR_SUCCESS)
         return -1;
     WAIT_FOR(c->connack >= 0 || c->disconnected, 5000);
+    tc_explain_no_connack(c, b);
     return c->connack;
 }
 
