@@ -131,7 +131,8 @@ static uint8_t take_message(struct smq_conn *c, const struct smq_publish *pkt,
     struct smq_msg *msg = smq_msg_new(&init);
     static _Thread_local struct smq_log_ratelimit full_log;
     if (pkt->retain &&
-        smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages) < 0) {
+        smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages,
+                         w->now_ms) < 0) {
         /* v5 can be told: the message is refused whole (0x97), so a publisher that retries
          * does not deliver it twice. 3.x cannot: it is delivered, not retained. */
         if (v5) {

@@ -161,7 +161,8 @@ void smq_publish_will(struct smq_worker *w, struct smq_msg *msg)
      * this worker holds msg until it is routed. */
     smq_msg_restart_expiry(msg, w->now_ms);
     if (msg->retain)
-        smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages);
+        smq_retained_set(w->broker->retained, msg, w->broker->settings.max_retained_messages,
+                         w->now_ms);
     smq_route(w, msg);
     smq_msg_unref(msg);
 }

@@ -16,6 +16,7 @@
 #include "broker/log.h"
 #include "broker/sessions.h"
 #include "core/alloc.h"
+#include "core/retained.h"
 #include "core/tsan.h"
 #include "proto/reason.h"
 
@@ -161,6 +162,16 @@ static void check_drained(struct smq_worker *w);
 static void drain_inbox(struct smq_worker *w);
 static void on_expiry(uv_timer_t *timer);
 
+/* Once a second on worker 0: retained messages whose Message Expiry passed give back their
+ * memory and their place under max_retained_messages/bytes even when no new retained message
+ * asks for it (a relaxed load when none can have expired). */
+static void purge_expired_retained(struct smq_worker *w)
+{
+    size_t n = smq_retained_purge_expired(w->broker->retained, w->now_ms);
+    if (n > 0)
+        smq_log(SMQ_LOG_DEBUG, "retained: deleted %zu expired messages", n);
+}
+
 static void on_tick(uv_timer_t *timer)
 {
     struct smq_worker *w = timer->data;
@@ -172,6 +183,8 @@ static void on_tick(uv_timer_t *timer)
     run_wheel(w);
     if (w->ghosts)
         drain_inbox(w); /* frees ghosts even when nothing else arrives */
+    if (w->id == 0)
+        purge_expired_retained(w);
 }
 
 static void arm_expiry(struct smq_worker *w, int64_t deadline_ms)

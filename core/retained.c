@@ -116,6 +116,11 @@ struct smq_retained {
     _Atomic uint64_t count;
     /* smq_msg_cost() of the stored messages, kept like count. */
     _Atomic uint64_t bytes;
+    /* No stored message expires before this (loop clock ms; INT64_MAX: none known to). The
+     * writer lowers it as it stores and sets it exactly after a purge, under lock; anyone
+     * loads it relaxed to skip a purge that would find nothing (a stale value only makes
+     * that check take the lock once more or later). */
+    _Atomic int64_t next_expiry_ms;
 
     /* --- writers --- */
     pthread_mutex_t lock; /* serializes smq_retained_set(); readers never take it */
@@ -520,6 +525,14 @@ static bool bytes_fit(const struct smq_retained *store, size_t freed, size_t add
     return store->max_bytes == 0 || bytes - freed + added <= store->max_bytes;
 }
 
+/* Lowers the store's earliest expiry to msg's, if msg expires sooner. Under lock. */
+static void note_expiry(struct smq_retained *store, const struct smq_msg *msg)
+{
+    if (msg->has_expiry &&
+        msg->expires_at_ms < atomic_load_explicit(&store->next_expiry_ms, memory_order_relaxed))
+        atomic_store_explicit(&store->next_expiry_ms, msg->expires_at_ms, memory_order_relaxed);
+}
+
 static int store_msg(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages)
 {
     size_t pos, cost = smq_msg_cost(msg);
@@ -534,6 +547,7 @@ static int store_msg(struct smq_retained *store, struct smq_msg *msg, uint64_t m
             /* Release: pairs with the acquire in report(). */
             atomic_store_explicit(&n->msg, smq_msg_ref(msg), memory_order_release);
             add_bytes(store, (int64_t)cost - (int64_t)old_cost);
+            note_expiry(store, msg);
             retire_msg(old);
             return 0;
         }
@@ -550,6 +564,7 @@ static int store_msg(struct smq_retained *store, struct smq_msg *msg, uint64_t m
     atomic_store_explicit(&n->msg, smq_msg_ref(msg), memory_order_release);
     atomic_store_explicit(&store->count, count + 1, memory_order_relaxed);
     add_bytes(store, (int64_t)cost);
+    note_expiry(store, msg);
     return 0;
 }
 
@@ -572,27 +587,103 @@ static void delete_topic(struct smq_retained *store, struct smq_span topic)
     prune(store, n);
 }
 
-int smq_retained_set(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages)
+/* --- expiry (under store->lock) -------------------------------------------------------- */
+
+/* What a purge walk gathers: the expired messages (borrowed: the store's references) and the
+ * earliest expiry among the others. */
+struct expired {
+    struct smq_msg **msgs;
+    size_t n, cap;
+    int64_t now_ms;
+    int64_t next_ms;
+};
+
+static void gather_expired(void *ctx, struct smq_msg *msg)
 {
-    /* The wildcard check keeps a stored `a/+` from being taken for a filter level later. */
-    if (msg->topic.len > TOPIC_MAX || !smq_topic_name_is_valid(msg->topic))
-        return SMQ_EINVAL;
-    /* call_rcu() wants an online QSBR thread: a caller that is offline (a worker between
-     * two polls) is put online for the call. The writer itself needs no read side: it only
-     * touches linked nodes and the current table, which nothing frees under the lock. */
+    struct expired *e = ctx;
+    if (!msg->has_expiry)
+        return;
+    if (!smq_msg_is_expired(msg, e->now_ms)) {
+        if (msg->expires_at_ms < e->next_ms)
+            e->next_ms = msg->expires_at_ms;
+        return;
+    }
+    if (e->n == e->cap) {
+        e->cap = e->cap ? 2 * e->cap : 16;
+        e->msgs = smq_realloc(e->msgs, e->cap * sizeof(*e->msgs));
+    }
+    e->msgs[e->n++] = msg;
+}
+
+/* Deletes every message expired at now_ms and sets the earliest expiry left. One walk of
+ * the whole store, then one deletion per expired topic: nothing changes under the walk. */
+static size_t purge_locked(struct smq_retained *store, int64_t now_ms)
+{
+    struct expired e = {.now_ms = now_ms, .next_ms = INT64_MAX};
+    report_subtree(store->root, false, gather_expired, &e);
+    /* The store still holds each gathered message: delete_topic() retires it only after
+     * its topic span was read. */
+    for (size_t i = 0; i < e.n; i++)
+        delete_topic(store, e.msgs[i]->topic);
+    smq_free(e.msgs);
+    atomic_store_explicit(&store->next_expiry_ms, e.next_ms, memory_order_relaxed);
+    return e.n;
+}
+
+static bool purge_may_find(const struct smq_retained *store, int64_t now_ms)
+{
+    return now_ms >= atomic_load_explicit(&((struct smq_retained *)store)->next_expiry_ms,
+                                          memory_order_relaxed);
+}
+
+/* call_rcu() wants an online QSBR thread: a caller that is offline (a worker between two
+ * polls) is put online for the call. Returns whether it was online. */
+static bool enter_writer(struct smq_retained *store)
+{
     bool was_online = rcu_read_ongoing();
     if (!was_online)
         rcu_thread_online();
     pthread_mutex_lock(&store->lock);
-    int rc = 0;
-    if (msg->payload.len == 0)
-        delete_topic(store, msg->topic); /* [MQTT-3.3.1-6] */
-    else
-        rc = store_msg(store, msg, max_messages);
+    return was_online;
+}
+
+static void leave_writer(struct smq_retained *store, bool was_online)
+{
     pthread_mutex_unlock(&store->lock);
     if (!was_online)
         rcu_thread_offline();
+}
+
+int smq_retained_set(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages,
+                     int64_t now_ms)
+{
+    /* The wildcard check keeps a stored `a/+` from being taken for a filter level later. */
+    if (msg->topic.len > TOPIC_MAX || !smq_topic_name_is_valid(msg->topic))
+        return SMQ_EINVAL;
+    /* The writer itself needs no read side: it only touches linked nodes and the current
+     * table, which nothing frees under the lock. */
+    bool was_online = enter_writer(store);
+    int rc = 0;
+    if (msg->payload.len == 0) {
+        delete_topic(store, msg->topic); /* [MQTT-3.3.1-6] */
+    } else {
+        rc = store_msg(store, msg, max_messages);
+        /* Expired messages must not keep a live one out [MQTT-3.3.2-5]. */
+        if (rc == SMQ_ELIMIT && purge_may_find(store, now_ms) && purge_locked(store, now_ms) > 0)
+            rc = store_msg(store, msg, max_messages);
+    }
+    leave_writer(store, was_online);
     return rc;
+}
+
+size_t smq_retained_purge_expired(struct smq_retained *store, int64_t now_ms)
+{
+    if (!purge_may_find(store, now_ms))
+        return 0;
+    bool was_online = enter_writer(store);
+    size_t n = purge_locked(store, now_ms);
+    leave_writer(store, was_online);
+    return n;
 }
 
 /* --- lifecycle ------------------------------------------------------------------------- */
@@ -608,6 +699,7 @@ struct smq_retained *smq_retained_new(void)
     atomic_init(&store->table, table_new(TABLE_MIN));
     atomic_init(&store->count, 0);
     atomic_init(&store->bytes, 0);
+    atomic_init(&store->next_expiry_ms, INT64_MAX);
     pthread_mutex_init(&store->lock, NULL);
     return store;
 }

@@ -25,9 +25,18 @@ void smq_retained_free(struct smq_retained *store);
 /* Makes msg the retained message of msg->topic, replacing any; a message with an empty
  * payload deletes the topic's retained message instead [MQTT-3.3.1-6]. Takes a reference of
  * its own when it keeps msg. Any RCU-registered thread. Returns 0, SMQ_EINVAL when the topic
- * is not a valid topic name, or SMQ_ELIMIT when the
- * store already holds max_messages topics (0 = no limit) and msg would add one. */
-int smq_retained_set(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages);
+ * is not a valid topic name, or SMQ_ELIMIT when the store already holds max_messages topics
+ * (0 = no limit) and msg would add one, or the byte limit would be passed. Before refusing,
+ * it deletes the messages whose Message Expiry has passed at now_ms (the caller's loop
+ * clock, the one msg's expiry counts on), if any may have. */
+int smq_retained_set(struct smq_retained *store, struct smq_msg *msg, uint64_t max_messages,
+                     int64_t now_ms);
+
+/* Deletes the messages whose Message Expiry has passed at now_ms, so they stop holding
+ * memory and places; returns how many. Costs one relaxed load when none can have (the
+ * store knows its earliest expiry), else a walk of the whole store under its writer lock.
+ * Any RCU-registered thread. */
+size_t smq_retained_purge_expired(struct smq_retained *store, int64_t now_ms);
 
 /* Called once per retained message matching the filter; msg is valid during the call (take
  * a reference to keep it). */

@@ -851,6 +851,51 @@ Test(v5_publish, retained_store_full_is_0x97_and_not_delivered, .init = start_re
     cr_expect_eq(tc_count(sub, "rsf/b", NULL), 0, "a refused message is not delivered");
 }
 
+/* [MQTT-3.3.2-5] an expired retained message is gone: it holds no place under
+ * max_retained_messages once its expiry passed (the store deletes the expired ones before it
+ * refuses a new topic). */
+Test(v5_publish, expired_retained_message_gives_its_place_back, .init = start_retained_1,
+     .fini = tc_stop)
+{
+    struct tc *pub = connect5_with("rgb-pub", true, 0, 0);
+    cr_assert_eq(publish_expiring(pub, "rgb/short", "soon gone", 1, true), 0);
+    cr_assert_eq(publish_expiring(pub, "rgb/next", "no room yet", 0, true), 0);
+    usleep(1200 * 1000); /* the expiry is the point: let it pass */
+    cr_assert_eq(publish_expiring(pub, "rgb/next", "room now", 0, true), 0);
+    cr_assert_eq(pub->n_pub_reasons, 3);
+    cr_expect_neq(pub->pub_reasons[0], 0x97);
+    cr_expect_eq(pub->pub_reasons[1], 0x97, "the store is full: 0x%02x", pub->pub_reasons[1]);
+    cr_expect_neq(pub->pub_reasons[2], 0x97, "the expired message still held the place");
+    struct tc *sub = connect5_with("rgb-sub", true, 0, 0);
+    cr_assert_eq(tc_subscribe5(sub, "rgb/#", 1, 0, NULL), 1);
+    WAIT_FOR(sub->n_msgs >= 1, 5000);
+    pump_for(200);
+    cr_assert_eq(sub->n_msgs, 1);
+    cr_expect_eq(tc_count(sub, "rgb/next", "room now"), 1);
+}
+
+/* Without a new retained message asking for room, expired ones are deleted in the background
+ * (worker 0, once a second), so they give their memory back too. */
+Test(v5_publish, expired_retained_messages_are_deleted_in_the_background, .init = tc_start,
+     .fini = tc_stop)
+{
+    struct tc *pub = connect5_with("rbg-pub", true, 0, 0);
+    cr_assert_eq(publish_expiring(pub, "rbg/a", "one", 1, true), 0);
+    cr_assert_eq(publish_expiring(pub, "rbg/b", "two", 1, true), 0);
+    cr_assert_eq(publish_expiring(pub, "rbg/c", "stays", 0, true), 0);
+    int64_t deadline = now_ms() + 4000;
+    while (broker_log_count(&tc_broker, "retained: deleted 2 expired messages") == 0 &&
+           now_ms() < deadline)
+        usleep(50 * 1000);
+    cr_assert_eq(broker_log_count(&tc_broker, "retained: deleted 2 expired messages"), 1);
+    struct tc *sub = connect5_with("rbg-sub", true, 0, 0);
+    cr_assert_eq(tc_subscribe5(sub, "rbg/#", 1, 0, NULL), 1);
+    WAIT_FOR(sub->n_msgs >= 1, 5000);
+    pump_for(200);
+    cr_expect_eq(sub->n_msgs, 1);
+    cr_expect_eq(tc_count(sub, "rbg/c", "stays"), 1);
+}
+
 static void start_max_qos_1(void)
 {
     tc_start_with("max_qos 1\n");

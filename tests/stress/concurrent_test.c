@@ -68,6 +68,7 @@ struct index_run {
     struct smq_index *index;
     atomic_bool writer_done; /* release by the writer, acquire by readers: orders nothing else */
     atomic_ulong matches;    /* relaxed: a statistic */
+    atomic_ulong purged;     /* relaxed: written by the purger before main joins it */
 };
 
 /* What a target of session sid must look like: the writer derives every field from sid. */
@@ -230,6 +231,7 @@ struct retained_run {
     struct smq_msg *msgs[RETAINED_WRITES + 2]; /* owned: one reference each, main's */
     atomic_bool writer_done; /* release by the writer, acquire by readers */
     atomic_ulong matches;    /* relaxed: a statistic */
+    atomic_ulong purged;     /* relaxed: written by the purger before main joins it */
 };
 
 /* A message whose payload is "p" + topic, so a reader can check the two belong together
@@ -243,6 +245,23 @@ static struct smq_msg *retained_msg(const char *topic, bool del)
         .payload = smq_span_str(del ? "" : payload),
         .qos = 1,
         .retain = true,
+    };
+    return smq_msg_new(&init);
+}
+
+/* A retained message like retained_msg()'s that expired long ago: the purger deletes it. */
+static struct smq_msg *expired_retained_msg(const char *topic)
+{
+    char payload[64];
+    snprintf(payload, sizeof(payload), "p%s", topic);
+    struct smq_props props = {.present = SMQ_PROP_BIT(SMQ_PROP_MESSAGE_EXPIRY),
+                              .message_expiry = 1};
+    struct smq_msg_init init = {
+        .topic = smq_span_str(topic),
+        .payload = smq_span_str(payload),
+        .qos = 1,
+        .retain = true,
+        .props = &props,
     };
     return smq_msg_new(&init);
 }
@@ -308,13 +327,30 @@ static void *retained_writer(void *arg)
         else
             snprintf(topic, sizeof(topic), "r/%u/x", i % RETAINED_TOPICS);
         /* The message is main's (run->msgs[i]); the store takes its own reference. */
-        struct smq_msg *msg = retained_msg(topic, i % 5 == 4);
+        struct smq_msg *msg =
+            i % 7 == 3 ? expired_retained_msg(topic) : retained_msg(topic, i % 5 == 4);
         run->msgs[i] = msg;
-        int rc = smq_retained_set(run->store, msg, 0);
+        int rc = smq_retained_set(run->store, msg, 0, 0);
         CHECK(rc == 0, "set %u returned %d", i, rc);
         rcu_quiescent_state();
     }
     atomic_store_explicit(&run->writer_done, true, memory_order_release);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+/* Deletes expired messages while the writer sets and the readers match, as worker 0 does
+ * once a second: a second writer, under the store's lock. */
+static void *retained_purger(void *arg)
+{
+    struct retained_run *run = arg;
+    rcu_register_thread();
+    unsigned long purged = 0;
+    while (!atomic_load_explicit(&run->writer_done, memory_order_acquire)) {
+        purged += smq_retained_purge_expired(run->store, INT64_MAX / 2);
+        rcu_quiescent_state();
+    }
+    atomic_store_explicit(&run->purged, purged, memory_order_relaxed);
     rcu_unregister_thread();
     return NULL;
 }
@@ -327,17 +363,24 @@ static void scenario_retained(void)
     atomic_init(&run->matches, 0);
     struct smq_msg *keep = retained_msg("keep/me", false);
     run->msgs[RETAINED_WRITES] = keep;
-    CHECK(smq_retained_set(run->store, keep, 0) == 0, "set keep/me");
+    CHECK(smq_retained_set(run->store, keep, 0, 0) == 0, "set keep/me");
 
-    pthread_t readers[READERS], writer;
+    atomic_init(&run->purged, 0);
+    pthread_t readers[READERS], writer, purger;
     rcu_thread_offline();
     for (int i = 0; i < READERS; i++)
         pthread_create(&readers[i], NULL, retained_reader, run);
     pthread_create(&writer, NULL, retained_writer, run);
+    pthread_create(&purger, NULL, retained_purger, run);
     pthread_join(writer, NULL);
+    pthread_join(purger, NULL);
     for (int i = 0; i < READERS; i++)
         pthread_join(readers[i], NULL);
     rcu_thread_online();
+    /* Whatever expired message the purger had no turn for: the store ends without one. */
+    unsigned long purged = atomic_load_explicit(&run->purged, memory_order_relaxed) +
+                           smq_retained_purge_expired(run->store, INT64_MAX / 2);
+    CHECK(purged > 0, "the purger deleted no expired message");
 
     /* After a grace period the store holds exactly one reference per stored topic: every
      * replaced or deleted message is back to main's reference alone. */
@@ -360,8 +403,10 @@ static void scenario_retained(void)
         CHECK(refs == 1, "message %u has %u references after the store was freed", i, refs);
         smq_msg_unref(run->msgs[i]);
     }
-    printf("  retained: %lu matches by %d readers during %u sets, %llu topics at the end\n",
-           atomic_load(&run->matches), READERS, RETAINED_WRITES, (unsigned long long)count);
+    printf("  retained: %lu matches by %d readers during %u sets, %lu expired ones purged, "
+           "%llu topics at the end\n",
+           atomic_load(&run->matches), READERS, RETAINED_WRITES, purged,
+           (unsigned long long)count);
     free(run);
 }
 

@@ -81,7 +81,7 @@ static void set_rc(struct smq_retained *store, const char *topic, const char *pa
                    int rc)
 {
     struct smq_msg *msg = new_msg(topic, payload);
-    cr_assert_eq(smq_retained_set(store, msg, max), rc, "set %s", topic);
+    cr_assert_eq(smq_retained_set(store, msg, max, 0), rc, "set %s", topic);
     smq_msg_unref(msg);
     /* As a worker does once per loop iteration: the deferred frees wait for every online
      * thread to pass a quiescent state. */
@@ -192,7 +192,7 @@ Test(retained, store_takes_its_own_reference)
 {
     struct smq_retained *store = smq_retained_new();
     struct smq_msg *msg = new_msg("t", "v");
-    cr_assert_eq(smq_retained_set(store, msg, 0), 0);
+    cr_assert_eq(smq_retained_set(store, msg, 0, 0), 0);
     cr_expect_eq(refs(msg), 2);
     smq_retained_free(store);
     cr_expect_eq(refs(msg), 1, "free drops the store's reference");
@@ -204,15 +204,15 @@ Test(retained, replace_releases_old_message)
     struct smq_retained *store = smq_retained_new();
     struct smq_msg *first = new_msg("a/b", "old");
     struct smq_msg *second = new_msg("a/b", "new");
-    cr_assert_eq(smq_retained_set(store, first, 0), 0);
-    cr_assert_eq(smq_retained_set(store, second, 0), 0);
+    cr_assert_eq(smq_retained_set(store, first, 0, 0), 0);
+    cr_assert_eq(smq_retained_set(store, second, 0, 0), 0);
     cr_expect_eq(smq_retained_count(store), 1);
     expect_payload(store, "a/b", "new");
     rcu_barrier(); /* the old reference goes after a grace period */
     cr_expect_eq(refs(first), 1);
     cr_expect_eq(refs(second), 2);
     /* Setting the same message again keeps one reference. */
-    cr_assert_eq(smq_retained_set(store, second, 0), 0);
+    cr_assert_eq(smq_retained_set(store, second, 0, 0), 0);
     rcu_barrier();
     cr_expect_eq(refs(second), 2);
     smq_retained_free(store);
@@ -225,7 +225,7 @@ Test(retained, empty_payload_deletes)
 {
     struct smq_retained *store = smq_retained_new();
     struct smq_msg *msg = new_msg("a/b", "v");
-    cr_assert_eq(smq_retained_set(store, msg, 0), 0);
+    cr_assert_eq(smq_retained_set(store, msg, 0, 0), 0);
     set(store, "a/c", "w");
     set(store, "a/b", "");
     cr_expect_eq(smq_retained_count(store), 1);
@@ -427,8 +427,8 @@ Test(retained, offline_caller_is_put_online_for_a_write)
     struct smq_retained *store = smq_retained_new();
     struct smq_msg *v = new_msg("a/b", "v"), *w = new_msg("a/b", "w");
     rcu_thread_offline(); /* as a worker between two polls */
-    cr_expect_eq(smq_retained_set(store, v, 0), 0);
-    cr_expect_eq(smq_retained_set(store, w, 0), 0);
+    cr_expect_eq(smq_retained_set(store, v, 0, 0), 0);
+    cr_expect_eq(smq_retained_set(store, w, 0, 0), 0);
     cr_expect_eq(rcu_read_ongoing(), 0, "the caller is offline again");
     rcu_thread_online();
     smq_msg_unref(v);
@@ -729,29 +729,122 @@ Test(retained, max_bytes_refuses_growth_but_allows_deletes)
                                 .retain = true};
     struct smq_msg *small = smq_msg_new(&init);
     smq_retained_set_max_bytes(store, 2 * smq_msg_cost(small) + 1);
-    cr_assert_eq(smq_retained_set(store, small, 0), 0);
+    cr_assert_eq(smq_retained_set(store, small, 0, 0), 0);
     init.topic = smq_span_str("b");
     struct smq_msg *second = smq_msg_new(&init);
-    cr_assert_eq(smq_retained_set(store, second, 0), 0);
+    cr_assert_eq(smq_retained_set(store, second, 0, 0), 0);
     cr_assert_eq(smq_retained_bytes(store), 2 * smq_msg_cost(small));
     init.topic = smq_span_str("c");
     struct smq_msg *third = smq_msg_new(&init);
-    cr_assert_eq(smq_retained_set(store, third, 0), SMQ_ELIMIT, "a new topic past the limit");
+    cr_assert_eq(smq_retained_set(store, third, 0, 0), SMQ_ELIMIT, "a new topic past the limit");
     init.topic = smq_span_str("a");
     init.payload = smq_span_str("a much longer payload than before");
     struct smq_msg *bigger = smq_msg_new(&init);
-    cr_assert_eq(smq_retained_set(store, bigger, 0), SMQ_ELIMIT, "a replacement that grows");
+    cr_assert_eq(smq_retained_set(store, bigger, 0, 0), SMQ_ELIMIT, "a replacement that grows");
     init.payload = (struct smq_span){NULL, 0};
     struct smq_msg *del = smq_msg_new(&init);
-    cr_assert_eq(smq_retained_set(store, del, 0), 0);
+    cr_assert_eq(smq_retained_set(store, del, 0, 0), 0);
     cr_assert_eq(smq_retained_count(store), 1);
     cr_assert_eq(smq_retained_bytes(store), smq_msg_cost(second));
-    cr_assert_eq(smq_retained_set(store, third, 0), 0, "room again after the delete");
+    cr_assert_eq(smq_retained_set(store, third, 0, 0), 0, "room again after the delete");
     smq_msg_unref(small);
     smq_msg_unref(second);
     smq_msg_unref(third);
     smq_msg_unref(bigger);
     smq_msg_unref(del);
+    rcu_barrier();
+    smq_retained_free(store);
+}
+
+/* A retained message on topic that expires expiry_s seconds after now_ms (0: never). */
+static struct smq_msg *expiring_msg(const char *topic, uint32_t expiry_s, int64_t now_ms)
+{
+    struct smq_props props = {0};
+    if (expiry_s) {
+        props.present = SMQ_PROP_BIT(SMQ_PROP_MESSAGE_EXPIRY);
+        props.message_expiry = expiry_s;
+    }
+    struct smq_msg_init init = {.topic = smq_span_str(topic), .payload = smq_span_str("p"),
+                                .retain = true, .now_ms = now_ms, .props = &props};
+    return smq_msg_new(&init);
+}
+
+/* Sets a message of expiring_msg() and drops the caller's reference; returns the set's rc. */
+static int set_expiring(struct smq_retained *store, const char *topic, uint32_t expiry_s,
+                        int64_t now_ms, uint64_t max)
+{
+    struct smq_msg *msg = expiring_msg(topic, expiry_s, now_ms);
+    int rc = smq_retained_set(store, msg, max, now_ms);
+    smq_msg_unref(msg);
+    return rc;
+}
+
+Test(retained, purge_deletes_only_what_expired)
+{
+    struct smq_retained *store = smq_retained_new();
+    cr_assert_eq(set_expiring(store, "e/one", 1, 1000, 0), 0);
+    cr_assert_eq(set_expiring(store, "e/two", 2, 1000, 0), 0);
+    cr_assert_eq(set_expiring(store, "e/deep/three", 1, 1000, 0), 0);
+    cr_assert_eq(set_expiring(store, "keep", 0, 1000, 0), 0);
+    uint64_t keep_bytes = smq_retained_bytes(store);
+    cr_expect_eq(smq_retained_purge_expired(store, 1999), 0, "nothing expired yet");
+    cr_expect_eq(smq_retained_count(store), 4);
+    /* [MQTT-3.3.2-5] at exactly its expiry a message is gone. */
+    cr_expect_eq(smq_retained_purge_expired(store, 2000), 2);
+    cr_expect_eq(smq_retained_count(store), 2);
+    cr_expect_eq(count_matches(store, "#"), 2);
+    cr_expect_eq(count_matches(store, "e/#"), 1);
+    cr_expect_eq(smq_retained_purge_expired(store, 2999), 0, "e/two is due at 3000");
+    cr_expect_eq(smq_retained_purge_expired(store, 3000), 1);
+    cr_expect_eq(count_matches(store, "#"), 1);
+    cr_expect_eq(count_matches(store, "keep"), 1, "a message without expiry stays");
+    cr_expect_lt(smq_retained_bytes(store), keep_bytes);
+    cr_expect_eq(smq_retained_purge_expired(store, INT64_MAX), 0);
+    rcu_barrier();
+    smq_retained_free(store);
+}
+
+Test(retained, replacing_an_expiring_message_keeps_the_new_one)
+{
+    struct smq_retained *store = smq_retained_new();
+    cr_assert_eq(set_expiring(store, "r", 1, 1000, 0), 0);
+    cr_assert_eq(set_expiring(store, "r", 0, 1500, 0), 0); /* replaced before it expired */
+    cr_expect_eq(smq_retained_purge_expired(store, 5000), 0);
+    cr_expect_eq(count_matches(store, "r"), 1);
+    /* The purge that found nothing learned that nothing expires: the next one is free. */
+    cr_assert_eq(set_expiring(store, "s", 10, 5000, 0), 0);
+    cr_expect_eq(smq_retained_purge_expired(store, 14999), 0);
+    cr_expect_eq(smq_retained_purge_expired(store, 15000), 1);
+    rcu_barrier();
+    smq_retained_free(store);
+}
+
+Test(retained, expired_messages_do_not_hold_places_under_the_limits)
+{
+    struct smq_retained *store = smq_retained_new();
+    cr_assert_eq(set_expiring(store, "a", 1, 0, 2), 0);
+    cr_assert_eq(set_expiring(store, "b", 0, 0, 2), 0);
+    cr_expect_eq(set_expiring(store, "c", 0, 999, 2), SMQ_ELIMIT, "full, nothing expired");
+    cr_expect_eq(smq_retained_count(store), 2);
+    cr_expect_eq(set_expiring(store, "c", 0, 1000, 2), 0, "a's place, once a expired");
+    cr_expect_eq(count_matches(store, "#"), 2);
+    cr_expect_eq(count_matches(store, "a"), 0);
+    cr_expect_eq(set_expiring(store, "d", 0, 1000, 2), SMQ_ELIMIT, "full of live messages");
+    rcu_barrier();
+    smq_retained_free(store);
+}
+
+Test(retained, expired_messages_do_not_hold_bytes_under_the_byte_limit)
+{
+    struct smq_retained *store = smq_retained_new();
+    struct smq_msg *probe = expiring_msg("x", 1, 0);
+    smq_retained_set_max_bytes(store, smq_msg_cost(probe) + 1);
+    cr_assert_eq(smq_retained_set(store, probe, 0, 0), 0);
+    cr_expect_eq(set_expiring(store, "y", 1, 500, 0), SMQ_ELIMIT);
+    cr_expect_eq(set_expiring(store, "y", 1, 1000, 0), 0, "x's bytes, once x expired");
+    cr_expect_eq(smq_retained_count(store), 1);
+    cr_expect_eq(smq_retained_bytes(store), smq_msg_cost(probe));
+    smq_msg_unref(probe);
     rcu_barrier();
     smq_retained_free(store);
 }
