@@ -851,6 +851,19 @@ Test(v5_publish, retained_store_full_is_0x97_and_not_delivered, .init = start_re
     cr_expect_eq(tc_count(sub, "rsf/b", NULL), 0, "a refused message is not delivered");
 }
 
+/* Subscribes a new client id to filter and expects exactly one retained message: topic with
+ * payload. */
+static void expect_only_retained(const char *id, const char *filter, const char *topic,
+                                 const char *payload)
+{
+    struct tc *sub = connect5_with(id, true, 0, 0);
+    cr_assert_eq(tc_subscribe5(sub, filter, 1, 0, NULL), 1);
+    WAIT_FOR(sub->n_msgs >= 1, 5000);
+    pump_for(200);
+    cr_assert_eq(sub->n_msgs, 1, "%d retained messages under %s", sub->n_msgs, filter);
+    cr_expect_eq(tc_count(sub, topic, payload), 1);
+}
+
 /* [MQTT-3.3.2-5] an expired retained message is gone: it holds no place under
  * max_retained_messages once its expiry passed (the store deletes the expired ones before it
  * refuses a new topic). */
@@ -866,12 +879,7 @@ Test(v5_publish, expired_retained_message_gives_its_place_back, .init = start_re
     cr_expect_neq(pub->pub_reasons[0], 0x97);
     cr_expect_eq(pub->pub_reasons[1], 0x97, "the store is full: 0x%02x", pub->pub_reasons[1]);
     cr_expect_neq(pub->pub_reasons[2], 0x97, "the expired message still held the place");
-    struct tc *sub = connect5_with("rgb-sub", true, 0, 0);
-    cr_assert_eq(tc_subscribe5(sub, "rgb/#", 1, 0, NULL), 1);
-    WAIT_FOR(sub->n_msgs >= 1, 5000);
-    pump_for(200);
-    cr_assert_eq(sub->n_msgs, 1);
-    cr_expect_eq(tc_count(sub, "rgb/next", "room now"), 1);
+    expect_only_retained("rgb-sub", "rgb/#", "rgb/next", "room now");
 }
 
 /* Without a new retained message asking for room, expired ones are deleted in the background
@@ -888,12 +896,7 @@ Test(v5_publish, expired_retained_messages_are_deleted_in_the_background, .init 
            now_ms() < deadline)
         usleep(50 * 1000);
     cr_assert_eq(broker_log_count(&tc_broker, "retained: deleted 2 expired messages"), 1);
-    struct tc *sub = connect5_with("rbg-sub", true, 0, 0);
-    cr_assert_eq(tc_subscribe5(sub, "rbg/#", 1, 0, NULL), 1);
-    WAIT_FOR(sub->n_msgs >= 1, 5000);
-    pump_for(200);
-    cr_expect_eq(sub->n_msgs, 1);
-    cr_expect_eq(tc_count(sub, "rbg/c", "stays"), 1);
+    expect_only_retained("rbg-sub", "rbg/#", "rbg/c", "stays");
 }
 
 static void start_max_qos_1(void)
