@@ -727,6 +727,19 @@ Test(v5_publish, no_matching_subscribers_is_0x10, .init = tc_start, .fini = tc_s
     cr_expect_eq(pub->pub_reasons[1], 0, "PUBACK 0x%02x", pub->pub_reasons[1]);
 }
 
+/* Reads the PUBREC of QoS 2 packet id (expecting pubrec_reason), answers PUBREL and expects a
+ * successful PUBCOMP: the identifier was awaiting PUBREL. r is scratch space. */
+static void finish_qos2(int fd, struct raw5_pkt *r, uint16_t id, uint8_t pubrec_reason)
+{
+    cr_assert_gt(raw5_read(fd, r, 3000), 0);
+    cr_assert_eq(r->pkt.type, SMQ_PUBREC);
+    cr_expect_eq(r->pkt.u.ack.reason, pubrec_reason);
+    raw5_ack(fd, SMQ_PUBREL, id, 0);
+    cr_assert_gt(raw5_read(fd, r, 3000), 0);
+    cr_expect_eq(r->pkt.type, SMQ_PUBCOMP);
+    cr_expect_eq(r->pkt.u.ack.reason, 0, "the identifier was awaiting PUBREL");
+}
+
 Test(v5_publish, no_matching_subscribers_pubrec_0x10_then_the_flow_goes_on, .init = tc_start,
      .fini = tc_stop)
 {
@@ -735,13 +748,7 @@ Test(v5_publish, no_matching_subscribers_pubrec_0x10_then_the_flow_goes_on, .ini
     int fd = raw5_open(&tc_broker, "nms2", true, NULL);
     struct raw5_pkt *r = malloc(sizeof(*r));
     raw5_publish(fd, "nms2/nobody", "x", 1, 2, 9, NULL);
-    cr_assert_gt(raw5_read(fd, r, 3000), 0);
-    cr_assert_eq(r->pkt.type, SMQ_PUBREC);
-    cr_expect_eq(r->pkt.u.ack.reason, 0x10);
-    raw5_ack(fd, SMQ_PUBREL, 9, 0);
-    cr_assert_gt(raw5_read(fd, r, 3000), 0);
-    cr_expect_eq(r->pkt.type, SMQ_PUBCOMP);
-    cr_expect_eq(r->pkt.u.ack.reason, 0, "the identifier was awaiting PUBREL");
+    finish_qos2(fd, r, 9, 0x10);
     free(r);
     close(fd);
 }
@@ -801,13 +808,7 @@ Test(v5_publish, refused_qos2_id_is_free_for_a_new_message, .init = start_valida
     cr_assert_eq(r->pkt.type, SMQ_PUBREC);
     cr_expect_eq(r->pkt.u.ack.reason, 0x99);
     raw5_publish(fd, "pfq/t", "fine", 4, 2, 7, &pf); /* same id, not a DUP */
-    cr_assert_gt(raw5_read(fd, r, 3000), 0);
-    cr_assert_eq(r->pkt.type, SMQ_PUBREC);
-    cr_expect_eq(r->pkt.u.ack.reason, 0);
-    raw5_ack(fd, SMQ_PUBREL, 7, 0);
-    cr_assert_gt(raw5_read(fd, r, 3000), 0);
-    cr_expect_eq(r->pkt.type, SMQ_PUBCOMP);
-    cr_expect_eq(r->pkt.u.ack.reason, 0);
+    finish_qos2(fd, r, 7, 0);
     WAIT_FOR(sub->n_msgs == 1, 5000);
     cr_expect_eq(tc_count(sub, "pfq/t", "fine"), 1);
     free(r);

@@ -1810,8 +1810,7 @@ Test(session, pressure_counts_bytes_too)
     smq_msg_unref(probe);
     lim.max_queued_bytes = cost * 20; /* high watermark: 10 messages' worth */
     struct smq_session_state st;
-    smq_session_state_init(&st, &lim);
-    smq_session_resume(&st);
+    start(&st, &lim);
     struct smq_msg *msgs[20];
     struct smq_send s;
     for (int i = 0; i < 20; i++) {
@@ -1875,8 +1874,7 @@ Test(session, tiny_queue_has_a_high_watermark_of_one)
     lim.max_inflight = 1;
     lim.max_queued_messages = 1;
     struct smq_session_state st;
-    smq_session_state_init(&st, &lim);
-    smq_session_resume(&st);
+    start(&st, &lim);
     struct smq_msg *a = msg_n(1, SMQ_QOS1), *b = msg_n(2, SMQ_QOS1);
     struct smq_send s;
     enqueue(&st, a, SMQ_QOS1);
@@ -1915,8 +1913,7 @@ Test(session, needs_client_while_queued_behind_a_full_window)
     struct smq_session_limits lim = default_limits;
     lim.max_inflight = 2;
     struct smq_session_state st;
-    smq_session_state_init(&st, &lim);
-    smq_session_resume(&st);
+    start(&st, &lim);
     struct smq_msg *m[3] = {msg_n(1, SMQ_QOS1), msg_n(2, SMQ_QOS1), msg_n(3, SMQ_QOS1)};
     struct smq_send s;
     enqueue(&st, m[0], SMQ_QOS1);
